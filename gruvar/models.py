@@ -1,0 +1,106 @@
+"""Recurrent layers and task heads on the fast recurrence.
+
+``RNN`` stacks layers of one variant, optionally bidirectional; the heads put a dense layer on
+top: ``SequenceClassifier`` reads the final state (MNIST, IMDB), ``FramePredictor`` every step
+(next-frame prediction on piano rolls).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from gruvar import cells
+from gruvar.cells import Cell, Variant
+
+Array = jax.Array
+
+
+class RNN(nn.Module):
+    """``num_layers`` recurrent layers of ``variant``, each ``features`` units per direction.
+
+    Maps x [batch, time, in] and optional ``lengths`` [batch] to ``(outputs, carries)``:
+    outputs [batch, time, features] (2·features when bidirectional: forward then backward),
+    zero past each sequence's length; ``carries`` has one entry per layer, the layer's final
+    carry (a ``(forward, backward)`` pair when bidirectional). Layer l > 0 reads the outputs
+    of layer l - 1. Parameters live under ``layer_<l>`` (``layer_<l>_fwd`` / ``_bwd`` when
+    bidirectional) with the cell's paper names.
+
+    ``cell_kwargs`` go to every ``Cell`` (initialisers, ``gate_fn``, ``forget_bias``, ...).
+    """
+
+    variant: str | Variant
+    features: int
+    num_layers: int = 1
+    bidirectional: bool = False
+    unroll: int = 1
+    cell_kwargs: dict[str, Any] | None = None
+
+    @nn.compact
+    def __call__(self, x: Array, lengths: Array | None = None) -> tuple[Array, tuple[Any, ...]]:
+        if x.ndim != 3:
+            raise ValueError(
+                f"Expected x of shape [batch, time, features], got shape {tuple(x.shape)}."
+            )
+        if self.num_layers < 1:
+            raise ValueError(f"num_layers must be at least 1, got {self.num_layers}.")
+        kwargs = dict(self.cell_kwargs or {})
+        carries = []
+        for layer in range(self.num_layers):
+            if not self.bidirectional:
+                cell = Cell(self.variant, self.features, name=f"layer_{layer}", **kwargs)
+                x, carry = cell.scan(x, lengths, unroll=self.unroll)
+                carries.append(carry)
+                continue
+            fwd = Cell(self.variant, self.features, name=f"layer_{layer}_fwd", **kwargs)
+            bwd = Cell(self.variant, self.features, name=f"layer_{layer}_bwd", **kwargs)
+            y_fwd, c_fwd = fwd.scan(x, lengths, unroll=self.unroll)
+            y_bwd, c_bwd = bwd.scan(x, lengths, reverse=True, unroll=self.unroll)
+            x = jnp.concatenate([y_fwd, y_bwd], axis=-1)
+            carries.append((c_fwd, c_bwd))
+        return x, tuple(carries)
+
+    def final_hidden(self, carries: tuple[Any, ...]) -> Array:
+        """The last layer's final hidden state [batch, features] (both directions concatenated)."""
+        family = cells.get(self.variant).family
+        last = carries[-1]
+        if self.bidirectional:
+            return jnp.concatenate([family.hidden(last[0]), family.hidden(last[1])], axis=-1)
+        return family.hidden(last)
+
+
+class SequenceClassifier(nn.Module):
+    """Logits from the final state: y = W_out h_T + b_out, h_T each sequence's last valid state.
+
+    With ``vocab_size`` set, x holds token ids [batch, time] and goes through an embedding of
+    ``embed_dim`` first (IMDB). ``num_classes = 1`` gives one logit (binary tasks).
+    """
+
+    rnn: RNN
+    num_classes: int
+    vocab_size: int | None = None
+    embed_dim: int | None = None
+
+    @nn.compact
+    def __call__(self, x: Array, lengths: Array | None = None) -> Array:
+        if self.vocab_size is not None:
+            if self.embed_dim is None:
+                raise ValueError("SequenceClassifier with vocab_size needs embed_dim.")
+            x = nn.Embed(self.vocab_size, self.embed_dim, name="embed")(x)
+        _, carries = self.rnn(x, lengths)
+        return nn.Dense(self.num_classes, name="head")(self.rnn.final_hidden(carries))
+
+
+class FramePredictor(nn.Module):
+    """Per-step logits: y_t = W_out h_t + b_out (e.g. 88 Bernoulli logits of frame t+1)."""
+
+    rnn: RNN
+    out_features: int
+
+    @nn.compact
+    def __call__(self, x: Array, lengths: Array | None = None) -> Array:
+        outputs, _ = self.rnn(x, lengths)
+        return nn.Dense(self.out_features, name="head")(outputs)
