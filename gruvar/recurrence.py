@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 Array = jax.Array
 GateFn = Callable[[Array], Array]
+Weights = dict[str, Array]
 
 
 @functools.lru_cache(maxsize=None)
@@ -53,7 +54,7 @@ def plan(variant: Variant) -> dict[str, tuple[str, ...]]:
     }
 
 
-def fuse(variant: Variant, gate_fn: GateFn, params: dict[str, Array]) -> dict[str, Array]:
+def fuse(variant: Variant, gate_fn: GateFn, params: Weights) -> Weights:
     """Concatenates the paper-named parameters into the layouts the loop uses.
 
     Returns ``W_x`` [m, k·n] and ``b_x`` [k·n] for the x terms, ``U_1`` [n, j·n] for the fused
@@ -64,7 +65,8 @@ def fuse(variant: Variant, gate_fn: GateFn, params: dict[str, Array]) -> dict[st
     fam = variant.family
     c = fam.candidate
     bias_x = [
-        params.get(param_name("b", t), jnp.zeros_like(params[param_name("b", c)])) for t in p["x_terms"]
+        params.get(param_name("b", t), jnp.zeros_like(params[param_name("b", c)]))
+        for t in p["x_terms"]
     ]
     fused = {
         "W_x": jnp.concatenate([params[param_name("W", t)] for t in p["x_terms"]], axis=1),
@@ -83,53 +85,99 @@ def fuse(variant: Variant, gate_fn: GateFn, params: dict[str, Array]) -> dict[st
     return fused
 
 
-def project(fused: dict[str, Array], x: Array) -> Array:
-    """W_x x + b_x for every step at once: x [..., m] -> [..., k·n]."""
-    return x @ fused["W_x"] + fused["b_x"]
+def project(variant: Variant, fused: Weights, x: Array) -> tuple[Array, ...]:
+    """W_x x + b_x for every step in one matmul, returned as one [..., n] array per x term.
+
+    Separate arrays, not one [..., k·n] slab: on XLA:CPU, slicing a slab's step inside the
+    loop and splitting it costs more than the step's matmuls (measured: 2x the forward time).
+    """
+    k = len(plan(variant)["x_terms"])
+    return tuple(jnp.split(x @ fused["W_x"] + fused["b_x"], k, axis=-1))
 
 
-def recurrent_step(
-    variant: Variant, gate_fn: GateFn, fused: dict[str, Array], carry: Any, xp_t: Array
-) -> Any:
-    """The h-dependent part of one step: carry_{t-1} and W x_t + b (``project``) to carry_t."""
+def _gates(variant, gate_fn, small, xp_t, p1):
+    """The gate values, and ``xs`` / ``hs``: the per-term parts of W x_t + b and h_{t-1} @ U_1."""
     p = plan(variant)
-    fam = variant.family
-    h = fam.hidden(carry)
-    xs = dict(zip(p["x_terms"], jnp.split(xp_t, len(p["x_terms"]), axis=-1), strict=True))
-    hs = {}
-    if p["h_terms"]:
-        hU = h @ fused["U_1"]
-        hs = dict(zip(p["h_terms"], jnp.split(hU, len(p["h_terms"]), axis=-1), strict=True))
+    xs = dict(zip(p["x_terms"], xp_t, strict=True))
+    hs = dict(zip(p["h_terms"], p1 or (), strict=True))
     gates = {}
-    for g in fam.gates:
+    for g in variant.family.gates:
         if g in p["constant"]:
-            gates[g] = fused[f"g_{g}"]
+            gates[g] = small[f"g_{g}"]
             continue
-        terms = [t for t in (xs.get(g), hs.get(g), fused.get(f"b_{g}")) if t is not None]
+        terms = [t for t in (xs.get(g), hs.get(g), small.get(f"b_{g}")) if t is not None]
         gates[g] = gate_fn(sum(terms[1:], terms[0]))
+    return xs, hs, gates
+
+
+def _reset_input(variant, gate_fn, small, carry, xp_t, p1) -> Array:
+    """r_t ⊙ h_{t-1}, what a reset-before candidate multiplies by U_2."""
+    _, _, gates = _gates(variant, gate_fn, small, xp_t, p1)
+    return gates[variant.family.candidate_gate] * variant.family.hidden(carry)
+
+
+def _update(variant, gate_fn, small, carry, xp_t, p1, p2) -> Any:
+    """carry_t from carry_{t-1} once the step's matmuls are done: p1 = h_{t-1} @ U_1 (split per
+    term) and, for a reset-before candidate, p2 = (r_t ⊙ h_{t-1}) @ U_2. Pointwise work only."""
+    fam = variant.family
+    xs, hs, gates = _gates(variant, gate_fn, small, xp_t, p1)
     a_cand = xs[fam.candidate]
     if fam.candidate_mode == "direct":
         a_cand = a_cand + hs[fam.candidate]
     elif fam.candidate_mode == "before":
-        a_cand = a_cand + (gates[fam.candidate_gate] * h) @ fused["U_2"]
+        a_cand = a_cand + p2
     else:
-        a_cand = a_cand + gates[fam.candidate_gate] * (hs[fam.candidate] + fused["b_U"])
+        a_cand = a_cand + gates[fam.candidate_gate] * (hs[fam.candidate] + small["b_U"])
     return fam.update(gates, a_cand, carry)
 
 
+def _matmuls(variant, gate_fn, weights, carry, xp_t):
+    """The step's matmuls: p1 = h_{t-1} @ U_1 (one fused matmul, split per term) and, for a
+    reset-before candidate, p2 = (r_t ⊙ h_{t-1}) @ U_2. Either is None when absent."""
+    p1 = None
+    if "U_1" in weights:
+        hU = variant.family.hidden(carry) @ weights["U_1"]
+        p1 = tuple(jnp.split(hU, len(plan(variant)["h_terms"]), axis=-1))
+    p2 = None
+    if "U_2" in weights:
+        p2 = _reset_input(variant, gate_fn, _small(weights), carry, xp_t, p1) @ weights["U_2"]
+    return p1, p2
+
+
+def _small(weights: Weights) -> Weights:
+    """The in-loop weights other than the recurrent kernels: biases and constant gates."""
+    return {k: v for k, v in weights.items() if k not in ("U_1", "U_2")}
+
+
+def _loop_weights(fused: Weights) -> Weights:
+    return {k: v for k, v in fused.items() if k not in ("W_x", "b_x")}
+
+
+def _masked(variant: Variant, new: Any, old: Any, valid_t: Array | None) -> tuple[Any, Array]:
+    """(carry, output) of a step: a padded step (valid_t false) keeps the carry and outputs 0."""
+    hidden = variant.family.hidden
+    if valid_t is None:
+        return new, hidden(new)
+    carry = jax.tree.map(lambda a, b: jnp.where(valid_t, a, b), new, old)
+    return carry, jnp.where(valid_t, hidden(carry), 0)
+
+
 def step(
-    variant: Variant, gate_fn: GateFn, params: dict[str, Array], carry: Any, x_t: Array
+    variant: Variant, gate_fn: GateFn, params: Weights, carry: Any, x_t: Array
 ) -> tuple[Any, Array]:
     """One whole step from the paper-named parameters: (carry_{t-1}, x_t) -> (carry_t, h_t)."""
     fused = fuse(variant, gate_fn, params)
-    carry = recurrent_step(variant, gate_fn, fused, carry, project(fused, x_t))
+    weights = _loop_weights(fused)
+    xp_t = project(variant, fused, x_t)
+    p1, p2 = _matmuls(variant, gate_fn, weights, carry, xp_t)
+    carry = _update(variant, gate_fn, _small(weights), carry, xp_t, p1, p2)
     return carry, variant.family.hidden(carry)
 
 
 def scan(
     variant: Variant,
     gate_fn: GateFn,
-    params: dict[str, Array],
+    params: Weights,
     x: Array,
     lengths: Array | None = None,
     *,
@@ -143,35 +191,96 @@ def scan(
     leave the carry alone. ``reverse`` processes each sequence from its last valid step to its
     first; outputs stay in input order. ``unroll`` is passed to ``jax.lax.scan``.
     """
-    fam = variant.family
     batch, time = x.shape[:2]
     fused = fuse(variant, gate_fn, params)
-    xp = project(fused, jnp.swapaxes(x, 0, 1))  # [T, B, k·n]
-    n = params[param_name("U", fam.candidate)].shape[0]
+    xp = project(variant, fused, jnp.swapaxes(x, 0, 1))  # k arrays [T, B, n]
     if initial_carry is None:
-        initial_carry = fam.zeros_carry((batch, n), xp.dtype)
-
-    if lengths is None:
-        def body(carry, xp_t):
-            carry = recurrent_step(variant, gate_fn, fused, carry, xp_t)
-            return carry, fam.hidden(carry)
-
-        carry, ys = jax.lax.scan(body, initial_carry, xp, reverse=reverse, unroll=unroll)
-        return jnp.swapaxes(ys, 0, 1), carry
-
-    lengths = _check_lengths(lengths, batch)
-    valid = (jnp.arange(time)[:, None] < lengths[None, :])[..., None]  # [T, B, 1]
-
-    def masked_body(carry, inputs):
-        xp_t, valid_t = inputs
-        new = recurrent_step(variant, gate_fn, fused, carry, xp_t)
-        carry = jax.tree.map(lambda a, b: jnp.where(valid_t, a, b), new, carry)
-        return carry, jnp.where(valid_t, fam.hidden(carry), 0)
-
-    carry, ys = jax.lax.scan(
-        masked_body, initial_carry, (xp, valid), reverse=reverse, unroll=unroll
+        n = params[param_name("U", variant.family.candidate)].shape[0]
+        initial_carry = variant.family.zeros_carry((batch, n), xp[0].dtype)
+    valid = None
+    if lengths is not None:
+        lengths = _check_lengths(lengths, batch)
+        valid = (jnp.arange(time)[:, None] < lengths[None, :])[..., None]  # [T, B, 1]
+    ys, carry = _loop(
+        variant, gate_fn, reverse, unroll, _loop_weights(fused), xp, valid, initial_carry
     )
     return jnp.swapaxes(ys, 0, 1), carry
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1, 2, 3))
+def _loop(variant, gate_fn, reverse, unroll, weights, xp, valid, carry0):
+    """The scan over time: (outputs [T, B, n], final carry). Its gradient is ``_loop_bwd``."""
+    return _loop_fwd(variant, gate_fn, reverse, unroll, weights, xp, valid, carry0)[0]
+
+
+def _loop_fwd(variant, gate_fn, reverse, unroll, weights, xp, valid, carry0):
+    small = _small(weights)
+
+    def body(carry, inputs):
+        xp_t, valid_t = inputs
+        p1, p2 = _matmuls(variant, gate_fn, weights, carry, xp_t)
+        new = _update(variant, gate_fn, small, carry, xp_t, p1, p2)
+        new, y_t = _masked(variant, new, carry, valid_t)
+        return new, (y_t, (carry, p1, p2))
+
+    carry, (ys, saved) = jax.lax.scan(body, carry0, (xp, valid), reverse=reverse, unroll=unroll)
+    return (ys, carry), (weights, xp, valid, saved)
+
+
+def _loop_bwd(variant, gate_fn, reverse, unroll, residuals, cotangents):
+    """Backward through time carrying only d carry. The recurrent kernels' gradients are one
+    matmul each after the loop, dU_1 = Σ_t h_{t-1}ᵀ dp1_t and dU_2 = Σ_t (r_t ⊙ h_{t-1})ᵀ dp2_t,
+    not an accumulation inside it (cuDNN's approach); the step's pointwise work is recomputed
+    by ``jax.vjp`` from the saved matmul results."""
+    weights, xp, valid, saved = residuals
+    dys, dcarry = cotangents
+    small = _small(weights)
+    hidden = variant.family.hidden
+
+    def body(acc, inputs):
+        dcarry, dsmall = acc
+        (carry, p1, p2), xp_t, valid_t, dy_t = inputs
+
+        def pointwise(small, carry, xp_t, p1, p2):
+            new = _update(variant, gate_fn, small, carry, xp_t, p1, p2)
+            return _masked(variant, new, carry, valid_t)
+
+        _, vjp = jax.vjp(pointwise, small, carry, xp_t, p1, p2)
+        ds, dprev, dxp_t, dp1, dp2 = vjp((dcarry, dy_t))
+        q = None
+        if p2 is not None:
+            reset_input = functools.partial(_reset_input, variant, gate_fn)
+            q, vjp = jax.vjp(reset_input, small, carry, xp_t, p1)
+            more = vjp(dp2 @ weights["U_2"].T)
+            ds, dprev, dxp_t, dp1 = (_add(a, b) for a, b in zip((ds, dprev, dxp_t, dp1), more))
+        if p1 is not None:
+            _, vjp = jax.vjp(lambda c: hidden(c) @ weights["U_1"], carry)
+            dprev = _add(dprev, vjp(jnp.concatenate(dp1, axis=-1))[0])
+        return (dprev, _add(dsmall, ds)), (dxp_t, dp1, dp2, q)
+
+    (dcarry0, dsmall), (dxp, dp1, dp2, q) = jax.lax.scan(
+        body,
+        (dcarry, jax.tree.map(jnp.zeros_like, small)),
+        (saved, xp, valid, dys),
+        reverse=not reverse,
+        unroll=unroll,
+    )
+    dweights = dict(dsmall)
+    if dp1 is not None:
+        h_prev = hidden(saved[0])
+        dweights["U_1"] = jnp.concatenate(
+            [jnp.einsum("tbn,tbk->nk", h_prev, d) for d in dp1], axis=1
+        )
+    if dp2 is not None:
+        dweights["U_2"] = jnp.einsum("tbn,tbk->nk", q, dp2)
+    return dweights, dxp, None, dcarry0
+
+
+_loop.defvjp(_loop_fwd, _loop_bwd)
+
+
+def _add(a, b):
+    return jax.tree.map(jnp.add, a, b)
 
 
 def _check_lengths(lengths: Array, batch: int) -> Array:

@@ -1,0 +1,47 @@
+"""The gate-input spec: parsing, canonical form, and clear errors."""
+
+import pytest
+
+from gruvar.gates import GateSpec
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("xhb", (True, True, True)), ("hb", (False, True, True)), ("h", (False, True, False)),
+     ("b", (False, False, True)), ("bx", (True, False, True))],
+)
+def test_parse(text, expected):
+    spec = GateSpec.parse(text)
+    assert (spec.x, spec.h, spec.b) == expected
+    assert GateSpec.parse(str(spec)) == spec
+    assert GateSpec.parse(spec) is spec
+
+
+def test_canonical_order():
+    assert str(GateSpec.parse("bhx")) == "xhb"
+
+
+def test_only_bias_is_constant():
+    assert GateSpec.parse("b").constant
+    assert not GateSpec.parse("hb").constant
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [("", "Empty gate spec"), ("xq", "unknown term.*'q'.*allowed terms are 'x'"),
+     ("hh", "repeats term.*'h'"), ("XHB", "unknown term")],
+)
+def test_invalid_specs_name_the_bad_value_and_the_allowed_ones(text, message):
+    with pytest.raises(ValueError, match=message) as err:
+        GateSpec.parse(text)
+    assert "'b' (bias)" in str(err.value)
+
+
+def test_a_gate_needs_a_term():
+    with pytest.raises(ValueError, match="at least one input term"):
+        GateSpec(x=False, h=False, b=False)
+
+
+def test_not_a_string():
+    with pytest.raises(TypeError, match="string like 'xhb'"):
+        GateSpec.parse(3)
