@@ -1,9 +1,13 @@
 """Training-step time of gruvar's recurrence against flax.linen.RNN(GRUCell) and torch.nn.GRU.
 
+flax and torch use the reset-after GRU; gruvar's like-for-like model is ``gru_reset_after``,
+while ``gru`` (reset before U_h, the papers' form) needs two dependent matmuls per step.
+
 One step = forward through the recurrent layer and a 10-way head on the final state,
-cross-entropy, backward, and an SGD update; median wall time over repeats, after warm-up
-(compilation) steps. Peers run in the same process on the same inputs, so the ratios
-(peer time / gruvar time, > 1 means gruvar is faster) hold for this machine at this moment.
+cross-entropy, backward, and an SGD update. All models of a shape are timed round-robin
+(one step each per round, after warm-up/compilation), so drifts in machine speed hit peers
+alike; the table gives each model's median. The ratios (peer time / gruvar time, > 1 means
+gruvar is faster) hold for this machine, in this run.
 
     python benchmarks/recurrence.py                 # all shapes
     python benchmarks/recurrence.py --shapes=row    # one shape, e.g. a quick check
@@ -37,16 +41,18 @@ _WARMUP = flags.DEFINE_integer("warmup", 3, "Untimed steps first (compilation, c
 _UNROLL = flags.DEFINE_integer("unroll", 1, "gruvar scan unroll.")
 
 
-def time_steps(step, state, repeats, warmup):
-    """Median seconds per call of ``state = step(state)``; ``step`` must block on its result."""
-    for _ in range(warmup):
-        state = step(state)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        state = step(state)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def time_round_robin(steps, repeats, warmup):
+    """Median seconds per step of each ``name: (step, state)``, stepping every model once per
+    round; a ``step`` maps state to state and blocks until its result is ready."""
+    states = {name: state for name, (_, state) in steps.items()}
+    times = {name: [] for name in steps}
+    for round_ in range(warmup + repeats):
+        for name, (step, _) in steps.items():
+            start = time.perf_counter()
+            states[name] = step(states[name])
+            if round_ >= warmup:
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def jax_step_fn(model, x, y):
@@ -101,20 +107,16 @@ def bench_shape(name, repeats, warmup, unroll):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, time_, inputs)).astype(np.float32)
     y = rng.integers(0, CLASSES, batch).astype(np.int32)
-    results = {}
-    for variant in ("gru", "gru3", "lstm"):
+    steps = {}
+    for variant in ("gru", "gru3", "gru_reset_after", "lstm"):
         model = gruvar.SequenceClassifier(gruvar.RNN(variant, hidden, unroll=unroll), CLASSES)
-        results[f"gruvar {variant}"] = time_steps(
-            *jax_step_fn(model, jnp.asarray(x), jnp.asarray(y)), repeats, warmup
-        )
-    results["flax nn.RNN(GRUCell)"] = time_steps(
-        *jax_step_fn(FlaxGRU(hidden), jnp.asarray(x), jnp.asarray(y)), repeats, warmup
-    )
+        steps[f"gruvar {variant}"] = jax_step_fn(model, jnp.asarray(x), jnp.asarray(y))
+    steps["flax nn.RNN(GRUCell)"] = jax_step_fn(FlaxGRU(hidden), jnp.asarray(x), jnp.asarray(y))
     try:
-        results["torch.nn.GRU"] = time_steps(*torch_step_fn(x, y, hidden), repeats, warmup)
+        steps["torch.nn.GRU"] = torch_step_fn(x, y, hidden)
     except ImportError:
         pass
-    return results
+    return time_round_robin(steps, repeats, warmup)
 
 
 def main(argv):
