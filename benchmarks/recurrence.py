@@ -133,8 +133,11 @@ def main(argv):
         torch_t = results.get("torch.nn.GRU")
         for model, t in results.items():
             vs_torch = f"{torch_t / t:.2f}x" if torch_t else "n/a"
-            print(f"| {name} {SHAPES[name]} | {model} | {t * 1e3:.2f} | {flax_t / t:.2f}x "
-                  f"| {vs_torch} |", flush=True)
+            print(
+                f"| {name} {SHAPES[name]} | {model} | {t * 1e3:.2f} | {flax_t / t:.2f}x "
+                f"| {vs_torch} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

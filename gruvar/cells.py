@@ -101,9 +101,9 @@ class GRUResetAfter(GRU):
 class MGU(Family):
     """Minimal gated unit (Zhou et al. 2016): one forget gate plays both GRU roles.
 
-        f_t  = σ(a_f)
-        h~_t = tanh(W_h x_t + U_h (f_t ⊙ h_{t-1}) + b_h)
-        h_t  = (1 - f_t) ⊙ h_{t-1} + f_t ⊙ h~_t
+    f_t  = σ(a_f)
+    h~_t = tanh(W_h x_t + U_h (f_t ⊙ h_{t-1}) + b_h)
+    h_t  = (1 - f_t) ⊙ h_{t-1} + f_t ⊙ h~_t
     """
 
     name = "mgu"
@@ -147,7 +147,7 @@ class LSTM(Family):
 class TanhRNN(Family):
     """Elman RNN with tanh units (Chung et al. 2014's baseline).
 
-        h_t = tanh(W x_t + U h_{t-1} + b)
+    h_t = tanh(W x_t + U h_{t-1} + b)
     """
 
     name = "tanh"
@@ -157,7 +157,9 @@ class TanhRNN(Family):
         return jnp.tanh(a_cand)
 
 
-FAMILIES: dict[str, Family] = {f.name: f for f in (GRU(), GRUResetAfter(), MGU(), LSTM(), TanhRNN())}
+FAMILIES: dict[str, Family] = {
+    f.name: f for f in (GRU(), GRUResetAfter(), MGU(), LSTM(), TanhRNN())
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -234,7 +236,10 @@ VARIANTS: dict[str, Variant] = {
 
 
 def get(name_or_spec: str | Variant) -> Variant:
-    """A variant by registered name (``VARIANTS``), or from ``family:spec`` / ``family:g=spec,...``."""
+    """A variant by registered name (``VARIANTS``), or from ``family:spec`` / ``family:g=spec,...``.
+
+    An unknown name is a ValueError that lists the registered variants and the families.
+    """
     if isinstance(name_or_spec, Variant):
         return name_or_spec
     if not isinstance(name_or_spec, str):
@@ -250,7 +255,7 @@ def get(name_or_spec: str | Variant) -> Variant:
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _parse(text: str) -> Variant:
     family, _, body = text.partition(":")
     if "=" not in body:
@@ -322,8 +327,14 @@ class Cell(nn.RNNCellBase):
             )
         params = self.params_for(x.shape[-1])
         return recurrence.scan(
-            self.resolved, self.gate_fn, params, x, lengths,
-            reverse=reverse, unroll=unroll, initial_carry=initial_carry,
+            self.resolved,
+            self.gate_fn,
+            params,
+            x,
+            lengths,
+            reverse=reverse,
+            unroll=unroll,
+            initial_carry=initial_carry,
         )
 
     @nn.nowrap

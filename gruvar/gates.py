@@ -64,8 +64,9 @@ class GateSpec:
 
 
 def param_name(kind: str, term: str) -> str:
-    """The paper's symbol for a term's parameter: kind ``W``, ``U`` or ``b`` of gate or candidate
-    ``term`` (``W_z``, ``U_h``, ``b_c``, ...); the tanh RNN's unnamed candidate gives ``W``, ``U``, ``b``.
+    """The paper's symbol for a parameter: ``kind`` W, U or b of a gate or candidate ``term``.
+
+    ``W_z``, ``U_h``, ``b_c``, ...; the tanh RNN's unnamed candidate gives ``W``, ``U``, ``b``.
     """
     return f"{kind}_{term}" if term else kind
 

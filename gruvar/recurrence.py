@@ -34,7 +34,7 @@ GateFn = Callable[[Array], Array]
 Weights = dict[str, Array]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def plan(variant: Variant) -> dict[str, tuple[str, ...]]:
     """Which terms go where, in the fused layouts used by ``fuse`` and ``step``.
 
@@ -246,7 +246,9 @@ def _loop_bwd(variant, gate_fn, reverse, unroll, residuals, cotangents):
             reset_input = functools.partial(_reset_input, variant, gate_fn)
             q, vjp = jax.vjp(reset_input, small, carry, xp_t, p1)
             more = vjp(dp2 @ weights["U_2"].T)
-            ds, dprev, dxp_t, dp1 = (_add(a, b) for a, b in zip((ds, dprev, dxp_t, dp1), more))
+            ds, dprev, dxp_t, dp1 = (
+                _add(a, b) for a, b in zip((ds, dprev, dxp_t, dp1), more, strict=True)
+            )
         if p1 is not None:
             _, vjp = jax.vjp(lambda c: hidden(c) @ weights["U_1"], carry)
             dprev = _add(dprev, vjp(jnp.concatenate(dp1, axis=-1))[0])

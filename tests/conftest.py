@@ -8,7 +8,7 @@ import pytest
 # The NumPy reference lives beside the tests.
 sys.path.insert(0, str(Path(__file__).parent))
 
-import gruvar  # noqa: E402
+import gruvar
 
 ALL_VARIANTS = sorted(gruvar.VARIANTS)
 
@@ -20,7 +20,8 @@ def init_params(variant, in_features, features, seed=0, bias_scale=0.5):
     params = cell.init(jax.random.key(seed), cell.initialize_carry(None, x.shape), x)["params"]
     rng = np.random.default_rng(seed)
     return {
-        k: (v + bias_scale * rng.standard_normal(v.shape).astype(np.float32)) if k.startswith("b")
+        k: (v + bias_scale * rng.standard_normal(v.shape).astype(np.float32))
+        if k.startswith("b")
         else v
         for k, v in params.items()
     }

@@ -46,16 +46,26 @@ def test_paper_numbers_for_dey_salem_mnist_rows():
 def test_gru_parameters_are_named_after_the_paper_and_shaped_in_out():
     _, params = n_params("gru", 3, 5)
     assert {k: v.shape for k, v in params.items()} == {
-        "W_z": (3, 5), "U_z": (5, 5), "b_z": (5,),
-        "W_r": (3, 5), "U_r": (5, 5), "b_r": (5,),
-        "W_h": (3, 5), "U_h": (5, 5), "b_h": (5,),
+        "W_z": (3, 5),
+        "U_z": (5, 5),
+        "b_z": (5,),
+        "W_r": (3, 5),
+        "U_r": (5, 5),
+        "b_r": (5,),
+        "W_h": (3, 5),
+        "U_h": (5, 5),
+        "b_h": (5,),
     }
 
 
 @pytest.mark.parametrize(
     "variant, absent",
-    [("gru1", {"W_z", "W_r"}), ("gru2", {"W_z", "W_r", "b_z", "b_r"}),
-     ("gru3", {"W_z", "W_r", "U_z", "U_r"}), ("lstm3", {"W_i", "U_i", "W_f", "U_f", "W_o", "U_o"})],
+    [
+        ("gru1", {"W_z", "W_r"}),
+        ("gru2", {"W_z", "W_r", "b_z", "b_r"}),
+        ("gru3", {"W_z", "W_r", "U_z", "U_r"}),
+        ("lstm3", {"W_i", "U_i", "W_f", "U_f", "W_o", "U_o"}),
+    ],
 )
 def test_a_gate_without_a_term_has_no_parameter_for_it(variant, absent):
     _, params = n_params(variant, 3, 5)
@@ -102,12 +112,14 @@ def test_a_custom_variant_trains_through_the_same_machinery():
 
 @pytest.mark.parametrize(
     "name, message",
-    [("gru4", "Unknown variant 'gru4'. Registered variants: gru, gru1"),
-     ("blah:xhb", "Unknown cell family 'blah'"),
-     ("gru:q=xhb", r"no gate\(s\) \['q'\]; its gates are \['z', 'r'\]"),
-     ("gru:z=xyz", "unknown term"),
-     ("gru:z", "Empty gate spec|unknown term"),
-     ("gru:z=hb,r", "'r' is not of the form gate=spec")],
+    [
+        ("gru4", "Unknown variant 'gru4'. Registered variants: gru, gru1"),
+        ("blah:xhb", "Unknown cell family 'blah'"),
+        ("gru:q=xhb", r"no gate\(s\) \['q'\]; its gates are \['z', 'r'\]"),
+        ("gru:z=xyz", "unknown term"),
+        ("gru:z", "Empty gate spec|unknown term"),
+        ("gru:z=hb,r", "'r' is not of the form gate=spec"),
+    ],
 )
 def test_unknown_variants_and_bad_specs_are_clear_errors(name, message):
     with pytest.raises(ValueError, match=message):
@@ -126,9 +138,9 @@ def test_cell_follows_the_flax_rnn_cell_contract(variant):
     assert isinstance(cell, nn.RNNCellBase)
     x = jnp.ones((4, 3))
     carry = cell.initialize_carry(jax.random.key(0), x.shape)
-    assert jax.tree.map(jnp.shape, carry) == jax.tree.map(
-        lambda _: (4, 6), carry
-    ), "carry is [batch, features] per state"
+    assert jax.tree.map(jnp.shape, carry) == jax.tree.map(lambda _: (4, 6), carry), (
+        "carry is [batch, features] per state"
+    )
     variables = cell.init(jax.random.key(1), carry, x)
     new_carry, y = cell.apply(variables, carry, x)
     assert y.shape == (4, 6)

@@ -7,8 +7,13 @@ from gruvar.gates import GateSpec
 
 @pytest.mark.parametrize(
     "text, expected",
-    [("xhb", (True, True, True)), ("hb", (False, True, True)), ("h", (False, True, False)),
-     ("b", (False, False, True)), ("bx", (True, False, True))],
+    [
+        ("xhb", (True, True, True)),
+        ("hb", (False, True, True)),
+        ("h", (False, True, False)),
+        ("b", (False, False, True)),
+        ("bx", (True, False, True)),
+    ],
 )
 def test_parse(text, expected):
     spec = GateSpec.parse(text)
@@ -28,8 +33,12 @@ def test_only_bias_is_constant():
 
 @pytest.mark.parametrize(
     "text, message",
-    [("", "Empty gate spec"), ("xq", "unknown term.*'q'.*allowed terms are 'x'"),
-     ("hh", "repeats term.*'h'"), ("XHB", "unknown term")],
+    [
+        ("", "Empty gate spec"),
+        ("xq", "unknown term.*'q'.*allowed terms are 'x'"),
+        ("hh", "repeats term.*'h'"),
+        ("XHB", "unknown term"),
+    ],
 )
 def test_invalid_specs_name_the_bad_value_and_the_allowed_ones(text, message):
     with pytest.raises(ValueError, match=message) as err:

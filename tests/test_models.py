@@ -32,8 +32,9 @@ def test_stacked_bidirectional_matches_reference(variant, rng):
             family(variant), params[f"layer_{layer}_bwd"], layer_in, LENGTHS, reverse=True
         )
         layer_in = np.concatenate([fwd, bwd], axis=-1)
-        for got, want in zip(jax.tree.leaves(carries[layer]), jax.tree.leaves((c_fwd, c_bwd)),
-                             strict=True):
+        for got, want in zip(
+            jax.tree.leaves(carries[layer]), jax.tree.leaves((c_fwd, c_bwd)), strict=True
+        ):
             np.testing.assert_allclose(got, want, atol=3e-6)
     np.testing.assert_allclose(outputs, layer_in, atol=3e-6)
     assert outputs.shape == (B, T, 2 * N)
@@ -103,8 +104,10 @@ def test_frame_predictor_gives_per_step_logits(rng):
 
 @pytest.mark.parametrize(
     "kwargs, shape, message",
-    [({}, (B, M), r"\[batch, time, features\]"),
-     ({"num_layers": 0}, (B, T, M), "num_layers must be at least 1")],
+    [
+        ({}, (B, M), r"\[batch, time, features\]"),
+        ({"num_layers": 0}, (B, T, M), "num_layers must be at least 1"),
+    ],
 )
 def test_bad_input_is_a_clear_error(kwargs, shape, message):
     with pytest.raises(ValueError, match=message):
@@ -112,5 +115,5 @@ def test_bad_input_is_a_clear_error(kwargs, shape, message):
 
 
 def test_unknown_variant_fails_at_init_with_the_registry_listed():
-    with pytest.raises(ValueError, match="Unknown variant 'gruu'.*Registered variants"):
+    with pytest.raises(ValueError, match=r"Unknown variant 'gruu'.*Registered variants"):
         gruvar.RNN("gruu", N).init(jax.random.key(0), jnp.ones((1, 2, M)))

@@ -26,8 +26,13 @@ def as_np(tree):
 
 def fast(variant, params, x, lengths=None, reverse=False, unroll=1):
     return recurrence.scan(
-        cells.get(variant), nn.sigmoid, params, jnp.asarray(x), lengths,
-        reverse=reverse, unroll=unroll,
+        cells.get(variant),
+        nn.sigmoid,
+        params,
+        jnp.asarray(x),
+        lengths,
+        reverse=reverse,
+        unroll=unroll,
     )
 
 
@@ -53,7 +58,8 @@ def test_padded_outputs_are_zero_and_carry_is_last_valid_state(variant, rng):
         # Running the valid prefix alone gives the same final carry.
         _, alone = fast(variant, params, x[b : b + 1, :length])
         chex.assert_trees_all_close(
-            jax.tree.map(lambda c, b=b: c[b], carry), jax.tree.map(lambda c: c[0], alone),
+            jax.tree.map(lambda c, b=b: c[b], carry),
+            jax.tree.map(lambda c: c[0], alone),
             atol=1e-6,
         )
 
@@ -83,6 +89,7 @@ def test_fast_path_equals_flax_rnn_of_the_step_cell(variant, reverse, rng):
 
     (l_f, out_f), g_f = jax.value_and_grad(loss_fast, has_aux=True)(params)
     (l_s, out_s), g_s = jax.value_and_grad(loss_slow, has_aux=True)(params)
+    np.testing.assert_allclose(l_f, l_s, atol=1e-5)
     chex.assert_trees_all_close(out_f, out_s, atol=1e-5)
     chex.assert_trees_all_close(g_f, g_s, atol=1e-5, rtol=1e-4)
 
@@ -124,7 +131,8 @@ def test_unroll_changes_nothing(unroll, rng):
     params = init_params("lstm", M, N)
     x = rng.standard_normal((B, T, M)).astype(np.float32)
     chex.assert_trees_all_close(
-        fast("lstm", params, x, LENGTHS, unroll=unroll), fast("lstm", params, x, LENGTHS),
+        fast("lstm", params, x, LENGTHS, unroll=unroll),
+        fast("lstm", params, x, LENGTHS),
         atol=1e-6,
     )
 
