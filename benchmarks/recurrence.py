@@ -5,11 +5,13 @@ while ``gru`` (reset before U_h, the papers' form) needs two dependent matmuls p
 
 One step = forward through the recurrent layer and a 10-way head on the final state,
 cross-entropy, backward, and an SGD update. All models of a shape are timed round-robin
-(one step each per round, after warm-up/compilation), so drifts in machine speed hit peers
-alike; the table gives each model's median. The ratios (peer time / gruvar time, > 1 means
-gruvar is faster) hold for this machine, in this run.
+(one untimed then one timed step each per round, after warm-up/compilation) for a time
+budget, so drifts in machine speed hit peers alike. The table gives each model's median step
+time; a ratio (peer time / gruvar time, > 1 means gruvar is faster) is the median over rounds
+of that round's ratio.
+Ratios hold for this machine, in this run; compare them across machines, not the times.
 
-    python benchmarks/recurrence.py                 # all shapes
+    python benchmarks/recurrence.py                 # all shapes, ~30 s of timing each
     python benchmarks/recurrence.py --shapes=row    # one shape, e.g. a quick check
 
 torch is optional (``pip install -e '.[bench]'``); without it the torch column is left out.
@@ -36,23 +38,38 @@ CLASSES = 10
 LR = 1e-3
 
 _SHAPES = flags.DEFINE_list("shapes", list(SHAPES), f"Shapes to time, from {list(SHAPES)}.")
-_REPEATS = flags.DEFINE_integer("repeats", 20, "Timed steps per model (median reported).")
-_WARMUP = flags.DEFINE_integer("warmup", 3, "Untimed steps first (compilation, caches).")
+_SECONDS = flags.DEFINE_float("seconds", 30.0, "Timing budget per shape (after warm-up).")
+_MIN_ROUNDS = flags.DEFINE_integer("min_rounds", 5, "Timed rounds per shape at least.")
+_WARMUP = flags.DEFINE_integer("warmup", 3, "Untimed rounds first (compilation, caches).")
 _UNROLL = flags.DEFINE_integer("unroll", 1, "gruvar scan unroll.")
 
 
-def time_round_robin(steps, repeats, warmup):
-    """Median seconds per step of each ``name: (step, state)``, stepping every model once per
-    round; a ``step`` maps state to state and blocks until its result is ready."""
+def time_round_robin(steps, seconds, min_rounds, warmup):
+    """Seconds per step of each ``name: (step, state)``, one list entry per round; every model
+    steps once per round. A ``step`` maps state to state and blocks until its result is ready."""
     states = {name: state for name, (_, state) in steps.items()}
     times = {name: [] for name in steps}
-    for round_ in range(warmup + repeats):
+    rounds, start_timing = 0, None
+    while rounds < min_rounds or time.perf_counter() - start_timing < seconds:
         for name, (step, _) in steps.items():
+            # An untimed step first: the previous model's worker threads (torch's OpenMP pool
+            # spins after each call) settle down on it rather than on the timed step.
+            states[name] = step(states[name])
             start = time.perf_counter()
             states[name] = step(states[name])
-            if round_ >= warmup:
+            if warmup == 0:
                 times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+        if warmup:
+            warmup -= 1
+            start_timing = time.perf_counter()
+        else:
+            rounds += 1
+    return times
+
+
+def ratio(peer, model):
+    """Median over rounds of peer time / model time (> 1: model faster than peer)."""
+    return statistics.median(p / m for p, m in zip(peer, model, strict=True))
 
 
 def jax_step_fn(model, x, y):
@@ -102,7 +119,7 @@ def torch_step_fn(x, y, hidden):
     return step, None
 
 
-def bench_shape(name, repeats, warmup, unroll):
+def bench_shape(name, seconds, min_rounds, warmup, unroll):
     batch, time_, inputs, hidden = SHAPES[name]
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, time_, inputs)).astype(np.float32)
@@ -116,7 +133,7 @@ def bench_shape(name, repeats, warmup, unroll):
         steps["torch.nn.GRU"] = torch_step_fn(x, y, hidden)
     except ImportError:
         pass
-    return time_round_robin(steps, repeats, warmup)
+    return time_round_robin(steps, seconds, min_rounds, warmup)
 
 
 def main(argv):
@@ -128,16 +145,17 @@ def main(argv):
     print("| shape (B, T, in, hidden) | model | median ms/step | vs flax GRU | vs torch GRU |")
     print("|---|---|---:|---:|---:|")
     for name in _SHAPES.value:
-        results = bench_shape(name, _REPEATS.value, _WARMUP.value, _UNROLL.value)
-        flax_t = results["flax nn.RNN(GRUCell)"]
-        torch_t = results.get("torch.nn.GRU")
-        for model, t in results.items():
-            vs_torch = f"{torch_t / t:.2f}x" if torch_t else "n/a"
+        times = bench_shape(name, _SECONDS.value, _MIN_ROUNDS.value, _WARMUP.value, _UNROLL.value)
+        flax_t = times["flax nn.RNN(GRUCell)"]
+        torch_t = times.get("torch.nn.GRU")
+        for model, t in times.items():
+            vs_torch = f"{ratio(torch_t, t):.2f}x" if torch_t else "n/a"
             print(
-                f"| {name} {SHAPES[name]} | {model} | {t * 1e3:.2f} | {flax_t / t:.2f}x "
-                f"| {vs_torch} |",
+                f"| {name} {SHAPES[name]} | {model} | {statistics.median(t) * 1e3:.2f} "
+                f"| {ratio(flax_t, t):.2f}x | {vs_torch} |",
                 flush=True,
             )
+        print(f"({len(flax_t)} rounds)", flush=True)
 
 
 if __name__ == "__main__":

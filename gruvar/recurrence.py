@@ -225,11 +225,19 @@ def _loop_bwd(variant, gate_fn, reverse, unroll, residuals, cotangents):
     """Backward through time carrying only d carry. The recurrent kernels' gradients are one
     matmul each after the loop, dU_1 = Σ_t h_{t-1}ᵀ dp1_t and dU_2 = Σ_t (r_t ⊙ h_{t-1})ᵀ dp2_t,
     not an accumulation inside it (cuDNN's approach); the step's pointwise work is recomputed
-    by ``jax.vjp`` from the saved matmul results."""
+    by ``jax.vjp`` from the saved matmul results. The loop emits as few [T, B, n] arrays as it
+    can: on XLA:CPU each costs a buffer initialisation plus a write per step."""
     weights, xp, valid, saved = residuals
     dys, dcarry = cotangents
     small = _small(weights)
     hidden = variant.family.hidden
+    p = plan(variant)
+    h_terms = p["h_terms"]
+    # Terms whose h part is added to their x part (every gate; a direct candidate) get the same
+    # cotangent for both: the loop emits it once, as the x part's.
+    shared = tuple(t for t in h_terms if t in p["x_terms"] and t != variant.family.candidate)
+    if variant.family.candidate_mode == "direct":
+        shared += (variant.family.candidate,)
 
     def body(acc, inputs):
         dcarry, dsmall = acc
@@ -252,9 +260,10 @@ def _loop_bwd(variant, gate_fn, reverse, unroll, residuals, cotangents):
         if p1 is not None:
             _, vjp = jax.vjp(lambda c: hidden(c) @ weights["U_1"], carry)
             dprev = _add(dprev, vjp(jnp.concatenate(dp1, axis=-1))[0])
-        return (dprev, _add(dsmall, ds)), (dxp_t, dp1, dp2, q)
+            dp1 = tuple(d for t, d in zip(h_terms, dp1, strict=True) if t not in shared)
+        return (dprev, _add(dsmall, ds)), (dxp_t, dp1, q)
 
-    (dcarry0, dsmall), (dxp, dp1, dp2, q) = jax.lax.scan(
+    (dcarry0, dsmall), (dxp, dp1_own, q) = jax.lax.scan(
         body,
         (dcarry, jax.tree.map(jnp.zeros_like, small)),
         (saved, xp, valid, dys),
@@ -262,11 +271,14 @@ def _loop_bwd(variant, gate_fn, reverse, unroll, residuals, cotangents):
         unroll=unroll,
     )
     dweights = dict(dsmall)
-    if dp1 is not None:
+    dxp_of = dict(zip(p["x_terms"], dxp, strict=True))
+    if "U_1" in weights:
+        own = iter(dp1_own)
+        dp1 = [dxp_of[t] if t in shared else next(own) for t in h_terms]
         h_prev = hidden(saved[0])
         dweights["U_1"] = jnp.concatenate([_outer_sum(h_prev, d) for d in dp1], axis=1)
-    if dp2 is not None:
-        dweights["U_2"] = _outer_sum(q, dp2)
+    if "U_2" in weights:  # a_cand = W x + b + p2: d p2 is the candidate's d(W x + b)
+        dweights["U_2"] = _outer_sum(q, dxp_of[variant.family.candidate])
     return dweights, dxp, None, dcarry0
 
 
