@@ -249,10 +249,9 @@ def _loop_bwd(variant, gate_fn, reverse, unroll, residuals, cotangents):
 
         _, vjp = jax.vjp(pointwise, small, carry, xp_t, p1, p2)
         ds, dprev, dxp_t, dp1, dp2 = vjp((dcarry, dy_t))
-        q = None
         if p2 is not None:
             reset_input = functools.partial(_reset_input, variant, gate_fn)
-            q, vjp = jax.vjp(reset_input, small, carry, xp_t, p1)
+            _, vjp = jax.vjp(reset_input, small, carry, xp_t, p1)
             more = vjp(dp2 @ weights["U_2"].T)
             ds, dprev, dxp_t, dp1 = (
                 _add(a, b) for a, b in zip((ds, dprev, dxp_t, dp1), more, strict=True)
@@ -261,9 +260,9 @@ def _loop_bwd(variant, gate_fn, reverse, unroll, residuals, cotangents):
             _, vjp = jax.vjp(lambda c: hidden(c) @ weights["U_1"], carry)
             dprev = _add(dprev, vjp(jnp.concatenate(dp1, axis=-1))[0])
             dp1 = tuple(d for t, d in zip(h_terms, dp1, strict=True) if t not in shared)
-        return (dprev, _add(dsmall, ds)), (dxp_t, dp1, q)
+        return (dprev, _add(dsmall, ds)), (dxp_t, dp1)
 
-    (dcarry0, dsmall), (dxp, dp1_own, q) = jax.lax.scan(
+    (dcarry0, dsmall), (dxp, dp1_own) = jax.lax.scan(
         body,
         (dcarry, jax.tree.map(jnp.zeros_like, small)),
         (saved, xp, valid, dys),
@@ -278,6 +277,8 @@ def _loop_bwd(variant, gate_fn, reverse, unroll, residuals, cotangents):
         h_prev = hidden(saved[0])
         dweights["U_1"] = jnp.concatenate([_outer_sum(h_prev, d) for d in dp1], axis=1)
     if "U_2" in weights:  # a_cand = W x + b + p2: d p2 is the candidate's d(W x + b)
+        carry, p1, _ = saved  # r_t ⊙ h_{t-1} for all t at once (pointwise code broadcasts)
+        q = _reset_input(variant, gate_fn, small, carry, xp, p1)
         dweights["U_2"] = _outer_sum(q, dxp_of[variant.family.candidate])
     return dweights, dxp, None, dcarry0
 
