@@ -81,10 +81,10 @@ def fuse(variant: Variant, gate_fn: GateFn, params: Weights) -> Weights:
 def project(variant: Variant, params: Weights, x: Array) -> tuple[Array, ...]:
     """W_t x + b_t for every x term t, for all steps at once: x [..., m] -> k arrays [..., n].
 
-    One matmul per term over all T·B rows, not one matmul into a [..., k·n] slab: splitting
-    the slab into the per-term arrays the loop needs (a per-step slice of a slab, split inside
-    the loop, doubles the forward time on XLA:CPU) costs more than the matmul itself
-    (measured: 9x slower at m = 1, 1.7x at m = 28, T = 784, B = 32, n = 100).
+    The loop wants one array per term: on XLA:CPU, slicing a step out of a [T, B, k·n] slab
+    and splitting it inside the loop doubled the forward time. One matmul per term, rather
+    than one into a slab split afterwards, because the split cost more than the matmul
+    (9x at m = 1, 1.7x at m = 28; T = 784, B = 32, n = 100).
     """
     x_flat = x.reshape(-1, x.shape[-1])
     terms = []

@@ -126,6 +126,19 @@ def test_gradients_match_finite_differences(variant, rng):
         np.testing.assert_allclose(grads[name], fd, atol=2e-5, rtol=1e-4, err_msg=name)
 
 
+@pytest.mark.parametrize("variant", ["gru", "lstm"])
+def test_initial_carry_continues_a_sequence(variant, rng):
+    """Scanning a prefix, then the rest from the prefix's final carry, equals one full scan."""
+    params = init_params(variant, M, N)
+    x = rng.standard_normal((B, T, M)).astype(np.float32)
+    v = cells.get(variant)
+    ys, carry = fast(variant, params, x)
+    ys_a, carry_a = fast(variant, params, x[:, :3])
+    ys_b, carry_b = recurrence.scan(v, nn.sigmoid, params, x[:, 3:], initial_carry=carry_a)
+    np.testing.assert_allclose(np.concatenate([ys_a, ys_b], axis=1), ys, atol=1e-6)
+    chex.assert_trees_all_close(carry_b, carry, atol=1e-6)
+
+
 @pytest.mark.parametrize("unroll", [2, 7])
 def test_unroll_changes_nothing(unroll, rng):
     params = init_params("lstm", M, N)
