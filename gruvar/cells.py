@@ -296,12 +296,12 @@ class Cell(nn.RNNCellBase):
         if self.features <= 0:
             raise ValueError(f"features must be positive, got {self.features}.")
         v = self.resolved
-        forget_b = param_name("b", v.family.forget_gate or "")
+        forget_b = v.family.forget_gate and param_name("b", v.family.forget_gate)
         inits = {"W": self.kernel_init, "U": self.recurrent_kernel_init, "b": self.bias_init}
         params = {}
         for name, shape in v.param_shapes(in_features, self.features).items():
             init = inits[name[0]]
-            if v.family.forget_gate and name == forget_b:
+            if name == forget_b:
                 init = nn.initializers.constant(self.forget_bias)
             params[name] = self.param(name, init, shape, self.param_dtype)
         return params

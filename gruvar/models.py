@@ -41,10 +41,6 @@ class RNN(nn.Module):
 
     @nn.compact
     def __call__(self, x: Array, lengths: Array | None = None) -> tuple[Array, tuple[Any, ...]]:
-        if x.ndim != 3:
-            raise ValueError(
-                f"Expected x of shape [batch, time, features], got shape {tuple(x.shape)}."
-            )
         if self.num_layers < 1:
             raise ValueError(f"num_layers must be at least 1, got {self.num_layers}.")
         kwargs = dict(self.cell_kwargs or {})
