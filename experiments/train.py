@@ -1,0 +1,31 @@
+"""Train one config in one run directory; re-running with the same --workdir resumes.
+
+    python experiments/train.py --config=configs/synthetic.py:gru,parity --workdir=/tmp/run \
+        --config.optimizer.learning_rate=1e-3
+
+Writes config.json, metrics.jsonl, summary.json and checkpoints/ under --workdir.
+"""
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from gruvar import train
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Config file[:argument].", lock_config=True
+)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (created; resumed if it exists).")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    logging.set_verbosity(logging.WARNING)  # progress is printed; keep orbax's INFO chatter out
+    summary = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+    print(f"best: {summary['best']}")
+    print(f"summary: {_WORKDIR.value}/summary.json")
+
+
+if __name__ == "__main__":
+    app.run(main)

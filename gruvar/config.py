@@ -1,0 +1,124 @@
+"""The run config: defaults every experiment config starts from, and validation.
+
+``validate`` rejects a bad config before anything is built or compiled, naming the field.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+from ml_collections import config_dict
+
+from gruvar import cells
+
+OPTIMIZERS = ("rmsprop", "adam", "sgd")
+SCHEDULES = ("constant", "cosine", "linear")
+
+
+def default_config() -> ml_collections.ConfigDict:
+    """Every field a run reads, with sane defaults; experiment configs override some."""
+    c = ml_collections.ConfigDict()
+    c.seed = 0
+
+    c.model = ml_collections.ConfigDict()
+    c.model.variant = "gru"
+    c.model.features = 100
+    c.model.num_layers = 1
+    c.model.bidirectional = False
+    c.model.unroll = 1
+    c.model.embed_dim = config_dict.placeholder(int)  # token inputs (IMDB)
+
+    c.data = ml_collections.ConfigDict()
+    c.data.name = "parity"
+    c.data.data_dir = config_dict.placeholder(str)  # else $GRUVAR_DATA_DIR
+    c.data.options = ml_collections.ConfigDict()  # dataset-specific sizes, lengths, ...
+    c.data.batch_size = 32
+    c.data.eval_batch_size = 256
+
+    c.optimizer = ml_collections.ConfigDict()
+    c.optimizer.name = "rmsprop"
+    c.optimizer.learning_rate = 1e-3
+    c.optimizer.schedule = "constant"  # decays to 0 over the run when not constant
+    c.optimizer.grad_clip_norm = config_dict.placeholder(float)  # global-norm clipping
+    c.optimizer.decay = 0.9  # rmsprop
+    c.optimizer.momentum = 0.0  # rmsprop, sgd
+    c.optimizer.eps = 1e-7  # rmsprop, adam
+
+    c.train = ml_collections.ConfigDict()
+    c.train.num_epochs = 10
+    c.train.log_every_steps = 50
+    c.train.eval_every_steps = 0  # 0: once per epoch
+    c.train.checkpoint_every_steps = 0  # 0: at each eval
+    c.train.keep_checkpoints = 2
+    c.train.early_stopping_patience = config_dict.placeholder(int)  # evals without improvement
+    c.train.progress_every_seconds = 30.0
+    return c
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+    """Raises ValueError naming the first bad field."""
+    try:
+        cells.get(config.model.variant)
+    except ValueError as err:
+        raise ValueError(f"config.model.variant: {err}") from None
+    for field in (
+        "model.features",
+        "model.num_layers",
+        "model.unroll",
+        "data.batch_size",
+        "data.eval_batch_size",
+        "train.num_epochs",
+        "train.log_every_steps",
+        "train.keep_checkpoints",
+    ):
+        _positive(config, field)
+    _positive(config, "optimizer.learning_rate")
+    _choice(config, "optimizer.name", OPTIMIZERS)
+    _choice(config, "optimizer.schedule", SCHEDULES)
+    if config.optimizer.grad_clip_norm is not None:
+        _positive(config, "optimizer.grad_clip_norm")
+    for field in ("train.eval_every_steps", "train.checkpoint_every_steps"):
+        if _get(config, field) < 0:
+            raise ValueError(
+                f"config.{field} must be >= 0 (0: once per epoch), got {_get(config, field)}."
+            )
+    if config.train.early_stopping_patience is not None:
+        _positive(config, "train.early_stopping_patience")
+
+
+def check_task(config: ml_collections.ConfigDict, dataset) -> None:
+    """The model fits the data: token inputs need an embedding, and only token inputs have one."""
+    if dataset.vocab_size is not None and config.model.embed_dim is None:
+        raise ValueError(
+            f"config.model.embed_dim must be set: dataset {dataset.name!r} gives token ids "
+            f"(vocabulary {dataset.vocab_size})."
+        )
+    if dataset.vocab_size is None and config.model.embed_dim is not None:
+        raise ValueError(
+            f"config.model.embed_dim is {config.model.embed_dim}, but dataset "
+            f"{dataset.name!r} gives real-valued inputs, not token ids; leave it unset."
+        )
+    per_epoch = dataset.steps_per_epoch(config.data.batch_size)
+    if per_epoch == 0:
+        raise ValueError(
+            f"config.data.batch_size = {config.data.batch_size} exceeds the "
+            f"{len(dataset.splits['train'])} training examples of {dataset.name!r}."
+        )
+
+
+def _get(config, field):
+    value = config
+    for part in field.split("."):
+        value = value[part]
+    return value
+
+
+def _positive(config, field):
+    value = _get(config, field)
+    if not value > 0:
+        raise ValueError(f"config.{field} must be positive, got {value!r}.")
+
+
+def _choice(config, field, allowed):
+    value = _get(config, field)
+    if value not in allowed:
+        raise ValueError(f"config.{field} = {value!r} is unknown; choose from {list(allowed)}.")
