@@ -121,7 +121,7 @@ def train_step(kind: str, state, window: Sums, batch: dict[str, Array], rng: Arr
     bad = ~jnp.isfinite(loss)
     window = {k: window[k] + v for k, v in sums.items()} | {
         "steps": window["steps"] + 1,
-        "grad_norm": window["grad_norm"] + optax.global_norm(grads),
+        "grad_norm": window["grad_norm"] + optax.tree.norm(grads),
         "nonfinite_step": jnp.where(
             bad, jnp.minimum(window["nonfinite_step"], state.step), window["nonfinite_step"]
         ),
