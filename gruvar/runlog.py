@@ -3,6 +3,8 @@
     config.json     the run's config (a resumed run must have the same one)
     metrics.jsonl   one JSON object per logged train window or evaluation
     summary.json    final and best metrics, parameter count, speed
+    events.out.*    the same metrics as TensorBoard scalars, when tensorboardX is installed
+                    (``pip install -e '.[tensorboard]'``; it needs no TensorFlow)
 
 JSON files are written to a temporary file and renamed, so a crash never leaves half a file.
 """
@@ -59,15 +61,32 @@ class RunLog:
         with open(tmp, "w") as f:
             f.writelines(kept)
         os.replace(tmp, self.metrics_path)
+        self._events = _event_writer(workdir)
 
     def write(self, record: Mapping[str, Any]) -> None:
-        """Appends one JSON line (one write call, flushed)."""
+        """Appends one JSON line (one write call, flushed), and TensorBoard scalars if enabled."""
         with open(self.metrics_path, "a") as f:
             f.write(json.dumps(record, sort_keys=True) + "\n")
             f.flush()
+        if self._events is not None:
+            for key, value in record.items():
+                if key not in ("split", "step", "epoch", "wall_time"):
+                    self._events.add_scalar(f"{record['split']}/{key}", value, record["step"])
+
+    def close(self) -> None:
+        if self._events is not None:
+            self._events.close()
 
     def summary(self, summary: Mapping[str, Any]) -> None:
         write_json(os.path.join(self.workdir, "summary.json"), summary)
+
+
+def _event_writer(workdir: str):
+    try:
+        from tensorboardX import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(workdir)
 
 
 def _diff(a: Any, b: Any, prefix: str = "") -> list[str]:

@@ -99,6 +99,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     finally:
         ckpts.close()
         best_ckpt.close()
+        log.close()
 
     session = time.time() - session_start
     summary = {

@@ -1,5 +1,6 @@
 """The training spine: steps, resume exactness, config errors, NaN stop, the entry point."""
 
+import importlib.util
 import json
 import os
 import signal
@@ -258,6 +259,7 @@ def test_train_script_runs_end_to_end(tmp_path):
     assert "tanh:" in result.stdout and "parameters" in result.stdout
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["variant"] == "tanh" and summary["best"]["test"]["nll"] > 0
-    assert {"config.json", "metrics.jsonl", "summary.json", "checkpoints"} <= set(
-        os.listdir(tmp_path)
-    )
+    files = set(os.listdir(tmp_path))
+    assert {"config.json", "metrics.jsonl", "summary.json", "checkpoints"} <= files
+    if importlib.util.find_spec("tensorboardX"):
+        assert any(f.startswith("events.out.tfevents") for f in files), files
