@@ -101,6 +101,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         best_ckpt.close()
         log.close()
 
+    if not latest:  # killed after the last checkpoint, before the summary: nothing left to train
+        batches = dataset.eval_batches("validation", config.data.eval_batch_size)
+        latest = {f"val_{k}": v for k, v in steps.evaluate(kind, state, batches).items()}
     session = time.time() - session_start
     summary = {
         "variant": config.model.variant,

@@ -263,3 +263,12 @@ def test_train_script_runs_end_to_end(tmp_path):
     assert {"config.json", "metrics.jsonl", "summary.json", "checkpoints"} <= files
     if importlib.util.find_spec("tensorboardX"):
         assert any(f.startswith("events.out.tfevents") for f in files), files
+
+
+def test_rerun_after_the_last_checkpoint_but_before_the_summary(tmp_path):
+    cfg = smoke()
+    first = train.train_and_evaluate(cfg, str(tmp_path))
+    (tmp_path / "summary.json").unlink()  # as if killed between the last save and the summary
+    again = train.train_and_evaluate(cfg, str(tmp_path))
+    assert again["best"] == first["best"]
+    assert again["final"]["val_accuracy"] == first["final"]["val_accuracy"]

@@ -2,8 +2,10 @@
 
 A ``Dataset`` holds train / validation / test ``Split``s. Training batches follow a fixed
 permutation per epoch, drawn from (seed, epoch) alone, so a run resumed at step s sees exactly
-the batches an uninterrupted run would. Evaluation batches keep the split's order; the last
-one is padded and carries per-example weights, so metrics kept as sums and counts are exact.
+the batches an uninterrupted run would. An epoch is N // batch_size full batches (one shape,
+one compilation); the few examples left over differ from epoch to epoch. Evaluation batches
+keep the split's order; the last one is padded and carries per-example weights, so metrics
+kept as sums and counts are exact.
 """
 
 from __future__ import annotations
