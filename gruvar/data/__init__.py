@@ -11,6 +11,7 @@ kept as sums and counts are exact.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterator
 
 import numpy as np
@@ -69,12 +70,38 @@ def _epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(n)
 
 
+ENV_VAR = "GRUVAR_DATA_DIR"
+
+
+def find_dir(data_dir: str | None, name: str, how_to_get: str) -> str:
+    """The folder holding dataset ``name``: ``<data_dir>/<name>`` if it exists, else ``data_dir``.
+
+    ``data_dir`` is ``config.data.data_dir`` or, when that is unset, $GRUVAR_DATA_DIR; the
+    layout is that of ../shared/data (``mnist/``, ``imdb/``, ``polyphonic/``).
+    """
+    data_dir = data_dir or os.environ.get(ENV_VAR)
+    if not data_dir:
+        raise FileNotFoundError(
+            f"{name}: no data directory given. Set config.data.data_dir or ${ENV_VAR} to a "
+            f"folder with a {name}/ subfolder. {how_to_get}"
+        )
+    for candidate in (os.path.join(data_dir, name), data_dir):
+        if os.path.isdir(candidate) and os.listdir(candidate):
+            return candidate
+    raise FileNotFoundError(
+        f"{name}: looked in {os.path.join(data_dir, name)} and {data_dir} and found nothing. "
+        f"{how_to_get}"
+    )
+
+
 def load(name: str, data_dir: str | None = None, **options) -> Dataset:
     """The dataset called ``name``; ``options`` are its config fields (sizes, lengths, ...)."""
-    from gruvar.data import synthetic
+    from gruvar.data import mnist, synthetic
 
-    loaders = {"parity": synthetic.parity, "shift": synthetic.shift}
-    if name not in loaders:
-        raise ValueError(f"Unknown dataset {name!r}; available: {sorted(loaders)}.")
-    del data_dir  # the synthetic tasks are generated, not read
-    return loaders[name](**options)
+    generated = {"parity": synthetic.parity, "shift": synthetic.shift}
+    if name in generated:
+        return generated[name](**options)
+    if name.startswith("mnist_") and name[len("mnist_") :] in mnist.TASKS:
+        return mnist.load(name[len("mnist_") :], data_dir, **options)
+    known = [*generated, *(f"mnist_{t}" for t in mnist.TASKS)]
+    raise ValueError(f"Unknown dataset {name!r}; available: {known}.")
