@@ -19,6 +19,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import optax
 from flax.training import train_state
 
@@ -65,7 +66,7 @@ def make_optimizer(config: ml_collections.ConfigDict, total_steps: int):
 
 
 def create_state(config, dataset, model, total_steps: int) -> train_state.TrainState:
-    example = dataset.splits["train"].take(slice(0, 1))
+    example = dataset.splits["train"].take(np.arange(1))
     params = model.init(jax.random.key(config.seed), example["x"], example["lengths"])["params"]
     return train_state.TrainState.create(
         apply_fn=model.apply, params=params, tx=make_optimizer(config, total_steps)

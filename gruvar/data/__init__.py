@@ -2,10 +2,16 @@
 
 A ``Dataset`` holds train / validation / test ``Split``s. Training batches follow a fixed
 permutation per epoch, drawn from (seed, epoch) alone, so a run resumed at step s sees exactly
-the batches an uninterrupted run would. An epoch is N // batch_size full batches (one shape,
-one compilation); the few examples left over differ from epoch to epoch. Evaluation batches
-keep the split's order; the last one is padded and carries per-example weights, so metrics
-kept as sums and counts are exact.
+the batches an uninterrupted run would. An epoch is N // batch_size full batches; the few
+examples left over differ from epoch to epoch. Evaluation batches cover the whole split; the
+last one is padded and carries per-example weights, so metrics kept as sums and counts are
+exact.
+
+Variable-length data (the music sets, up to ~4,000 steps beside a mean of a few hundred) is
+stored ragged, one array per sequence, and padded per batch. Its batches group sequences of
+similar length (sorted by length with a per-epoch jitter, then the batches shuffled), and each
+batch is padded only to its longest sequence rounded up to a quarter-octave bucket (1, 1.25,
+1.5, 1.75 x 2^k steps): at most 25% padding, and few distinct shapes to compile.
 """
 
 from __future__ import annotations
@@ -22,7 +28,8 @@ KINDS = ("classify", "frames")
 @dataclasses.dataclass(frozen=True)
 class Split:
     """x [N, T, m] (or token ids [N, T]); y labels [N] ("classify") or next frames [N, T, d]
-    ("frames"); lengths [N], the valid steps of each sequence."""
+    ("frames"); lengths [N], the valid steps of each sequence. Ragged: x and y are object
+    arrays of N per-sequence arrays [T_i, ...], padded when a batch is taken."""
 
     x: np.ndarray
     y: np.ndarray
@@ -31,8 +38,31 @@ class Split:
     def __len__(self) -> int:
         return len(self.lengths)
 
+    @property
+    def ragged(self) -> bool:
+        return self.x.dtype == object
+
     def take(self, index: np.ndarray) -> dict[str, np.ndarray]:
-        return {"x": self.x[index], "y": self.y[index], "lengths": self.lengths[index]}
+        """The examples at ``index``; ragged ones zero-padded to the batch's time bucket."""
+        lengths = self.lengths[index]
+        if not self.ragged:
+            return {"x": self.x[index], "y": self.y[index], "lengths": lengths}
+        time = time_bucket(int(lengths.max()))
+        batch = {}
+        for key, seqs in (("x", self.x), ("y", self.y)):
+            out = np.zeros((len(index), time, *seqs[index[0]].shape[1:]), np.float32)
+            for row, i in enumerate(index):
+                out[row, : self.lengths[i]] = seqs[i][: self.lengths[i]]
+            batch[key] = out
+        return batch | {"lengths": lengths}
+
+
+def time_bucket(length: int) -> int:
+    """The smallest of 1, 1.25, 1.5, 1.75 x 2^k (k >= 3: at least 8 steps) that is >= length."""
+    octave = 8
+    while octave * 2 < length:
+        octave *= 2
+    return next(octave * q // 4 for q in (4, 5, 6, 7, 8) if octave * q // 4 >= length)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,21 +83,24 @@ class Dataset:
         """Batch ``step`` of training: epoch step // steps_per_epoch, in that epoch's order."""
         per_epoch = self.steps_per_epoch(batch_size)
         epoch, i = divmod(step, per_epoch)
-        order = _epoch_order(len(self.splits["train"]), seed, epoch)
-        return self.splits["train"].take(order[i * batch_size : (i + 1) * batch_size])
+        train = self.splits["train"]
+        rng = np.random.default_rng([seed, epoch])
+        order = rng.permutation(len(train))[: per_epoch * batch_size]
+        if train.ragged:  # similar lengths together, in a shuffled order of batches
+            jitter = rng.uniform(0.9, 1.1, len(order))
+            order = order[np.argsort(train.lengths[order] * jitter, kind="stable")]
+            order = order.reshape(per_epoch, batch_size)[rng.permutation(per_epoch)].ravel()
+        return train.take(order[i * batch_size : (i + 1) * batch_size])
 
     def eval_batches(self, split: str, batch_size: int) -> Iterator[dict[str, np.ndarray]]:
         """The whole split in order; ``weights`` [B] is 0 on the last batch's padding rows."""
         data = self.splits[split]
+        order = np.argsort(data.lengths, kind="stable") if data.ragged else np.arange(len(data))
         for start in range(0, len(data), batch_size):
             index = np.arange(start, start + batch_size)
             weights = (index < len(data)).astype(np.float32)
-            batch = data.take(np.minimum(index, len(data) - 1))
+            batch = data.take(order[np.minimum(index, len(data) - 1)])
             yield batch | {"weights": weights}
-
-
-def _epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
-    return np.random.default_rng([seed, epoch]).permutation(n)
 
 
 ENV_VAR = "GRUVAR_DATA_DIR"
@@ -96,12 +129,14 @@ def find_dir(data_dir: str | None, name: str, how_to_get: str) -> str:
 
 def load(name: str, data_dir: str | None = None, **options) -> Dataset:
     """The dataset called ``name``; ``options`` are its config fields (sizes, lengths, ...)."""
-    from gruvar.data import mnist, synthetic
+    from gruvar.data import mnist, music, synthetic
 
     generated = {"parity": synthetic.parity, "shift": synthetic.shift}
     if name in generated:
         return generated[name](**options)
     if name.startswith("mnist_") and name[len("mnist_") :] in mnist.TASKS:
         return mnist.load(name[len("mnist_") :], data_dir, **options)
-    known = [*generated, *(f"mnist_{t}" for t in mnist.TASKS)]
+    if name in music.SETS:
+        return music.load(name, data_dir, **options)
+    known = [*generated, *(f"mnist_{t}" for t in mnist.TASKS), *music.SETS]
     raise ValueError(f"Unknown dataset {name!r}; available: {known}.")
