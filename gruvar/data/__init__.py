@@ -129,7 +129,7 @@ def find_dir(data_dir: str | None, name: str, how_to_get: str) -> str:
 
 def load(name: str, data_dir: str | None = None, **options) -> Dataset:
     """The dataset called ``name``; ``options`` are its config fields (sizes, lengths, ...)."""
-    from gruvar.data import mnist, music, synthetic
+    from gruvar.data import imdb, mnist, music, synthetic
 
     generated = {"parity": synthetic.parity, "shift": synthetic.shift}
     if name in generated:
@@ -138,5 +138,7 @@ def load(name: str, data_dir: str | None = None, **options) -> Dataset:
         return mnist.load(name[len("mnist_") :], data_dir, **options)
     if name in music.SETS:
         return music.load(name, data_dir, **options)
-    known = [*generated, *(f"mnist_{t}" for t in mnist.TASKS), *music.SETS]
+    if name == "imdb":
+        return imdb.load(data_dir, **options)
+    known = [*generated, *(f"mnist_{t}" for t in mnist.TASKS), *music.SETS, "imdb"]
     raise ValueError(f"Unknown dataset {name!r}; available: {known}.")
