@@ -1,8 +1,10 @@
 """IMDB movie-review sentiment (Maas et al. 2011): 25,000 train / 25,000 test reviews, label 1 =
 positive, as word ids the way Keras' ``imdb.npz`` numbers them.
 
-Reads ``<data_dir>/imdb/``: Keras' ``imdb.npz`` if present, else the raw reviews (the
-``aclImdb`` folder or a tarball of it, e.g. ``aclImdb_v1.tar.gz``). From raw text: lower-case,
+``source``: "tfds" reads TensorFlow Datasets' ``imdb_reviews``; "files" reads
+``<data_dir>/imdb/``: Keras' ``imdb.npz`` if present, else the raw reviews (the ``aclImdb``
+folder or a tarball of it, e.g. ``aclImdb_v1.tar.gz``); "auto" (the default) takes TFDS
+when its copy is prepared, else the files. From raw text: lower-case,
 ``<br />`` and punctuation stripped, split on white space; words ranked by training-set
 frequency (ties alphabetical), id = rank + 3, with 0 = padding, 1 = start of review, 2 = out of
 vocabulary. The tokenised reviews are cached (``cache_dir``, else $GRUVAR_CACHE_DIR, else
@@ -25,6 +27,7 @@ import tarfile
 import numpy as np
 
 from gruvar.data import Dataset, Split, find_dir
+from gruvar.data import tfds as tfds_source
 
 PAD, START, OOV, INDEX_FROM = 0, 1, 2, 3
 NPZ_SHA256 = "69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4676b9f"
@@ -44,10 +47,19 @@ def load(
     num_validation: int = 5000,
     seed: int = 0,
     cache_dir: str | None = None,
+    source: str = "auto",
+    tfds_data_dir: str | None = None,
 ) -> Dataset:
     """IMDB with a ``num_words`` vocabulary, reviews cut to ``maxlen`` tokens, and
     ``num_validation`` training reviews held out (chosen by ``seed``)."""
-    reviews = word_ids(find_dir(data_dir, "imdb", HOW_TO_GET), cache_dir)
+    if tfds_source.use(source, "imdb_reviews", tfds_data_dir):
+        texts = {}
+        for split in ("train", "test"):
+            found = tfds_source.read("imdb_reviews", split, tfds_data_dir)
+            texts[split] = ([t.decode("utf-8") for t in found["text"]], found["label"])
+        reviews = _numbered(_texts_fingerprint(texts), lambda: texts, cache_dir)
+    else:
+        reviews = word_ids(find_dir(data_dir, "imdb", HOW_TO_GET), cache_dir)
     order = np.random.default_rng(seed).permutation(len(reviews["train"][1]))
     train = _split(*reviews["train"], num_words, maxlen)
     splits = {
@@ -78,13 +90,25 @@ def word_ids(directory: str, cache_dir: str | None = None) -> dict:
     if os.path.exists(npz):
         return _read_keras_npz(npz)
     source = _raw_source(directory)
-    cache = os.path.join(_cache_dir(cache_dir), f"imdb-{_fingerprint(source)}.npz")
+    return _numbered(_fingerprint(source), lambda: read_reviews(source), cache_dir)
+
+
+def _numbered(key: str, read_texts, cache_dir: str | None) -> dict:
+    """``number_words(read_texts())``, read from the cache file ``imdb-<key>.npz`` if there."""
+    cache = os.path.join(_cache_dir(cache_dir), f"imdb-{key}.npz")
     if os.path.exists(cache):
         return _read_cache(cache)
-    texts = read_reviews(source)
-    reviews = number_words(texts)
+    reviews = number_words(read_texts())
     _write_cache(cache, reviews)
     return reviews
+
+
+def _texts_fingerprint(texts: dict) -> str:
+    digest = hashlib.sha256()
+    for split in ("train", "test"):
+        for text, label in zip(*texts[split], strict=True):
+            digest.update(f"{split}:{label}:{text}\n".encode())
+    return "tfds-" + digest.hexdigest()[:16]
 
 
 def tokenize(text: str) -> list[str]:

@@ -5,10 +5,12 @@ Tasks (pixels scaled to [0, 1]; label = digit):
     pixel           784 steps of 1 pixel
     permuted_pixel  784 steps of 1 pixel in a fixed, seeded order (the harder benchmark)
 
-Reads ``<data_dir>/mnist/`` (or ``data_dir`` itself): the four IDX files, gzipped or not,
+``source``: "tfds" reads TensorFlow Datasets' ``mnist``; "files" reads
+``<data_dir>/mnist/`` (or ``data_dir`` itself): the four IDX files, gzipped or not,
 or Keras' ``mnist.npz``. Files with the original names are checked against their published
 sha256 (``verify_checksums``); any file must hold 28x28 uint8 images with one label 0-9
-each. The validation split is carved from the training images with a fixed seed.
+each. "auto" (the default) takes TFDS when its copy is prepared, else the files. The
+validation split is carved from the training images with a fixed seed.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import os
 import numpy as np
 
 from gruvar.data import Dataset, Split, find_dir
+from gruvar.data import tfds as tfds_source
 
 TASKS = ("row", "pixel", "permuted_pixel")
 FILES = {
@@ -52,11 +55,21 @@ def load(
     seed: int = 0,
     permutation_seed: int = 0,
     verify_checksums: bool = True,
+    source: str = "auto",
+    tfds_data_dir: str | None = None,
 ) -> Dataset:
     """MNIST ``task`` with ``num_validation`` training images held out (chosen by ``seed``)."""
     if task not in TASKS:
         raise ValueError(f"Unknown MNIST task {task!r}; choose from {list(TASKS)}.")
-    arrays = read_arrays(find_dir(data_dir, "mnist", HOW_TO_GET), verify_checksums)
+    if tfds_source.use(source, "mnist", tfds_data_dir):
+        arrays = {}
+        for split in ("train", "test"):
+            found = tfds_source.read("mnist", split, tfds_data_dir)
+            arrays[f"x_{split}"] = found["image"][..., 0]
+            arrays[f"y_{split}"] = found["label"].astype(np.uint8)
+        check_arrays(arrays, f"TFDS mnist ({tfds_data_dir or 'default data dir'})")
+    else:
+        arrays = read_arrays(find_dir(data_dir, "mnist", HOW_TO_GET), verify_checksums)
     order = np.random.default_rng(seed).permutation(len(arrays["y_train"]))
     held, kept = order[:num_validation], order[num_validation:]
     splits = {
@@ -96,6 +109,12 @@ def read_arrays(directory: str, verify_checksums: bool = True) -> dict[str, np.n
             f"MNIST: no data in {directory} (missing {', '.join(missing)}, and no mnist.npz). "
             f"{HOW_TO_GET}"
         )
+    check_arrays(arrays, directory)
+    return arrays
+
+
+def check_arrays(arrays: dict[str, np.ndarray], where: str) -> None:
+    """28x28 uint8 images with one label 0-9 each, else an error naming ``where``."""
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if (
@@ -105,11 +124,10 @@ def read_arrays(directory: str, verify_checksums: bool = True) -> dict[str, np.n
             or y.max(initial=0) > 9
         ):
             raise ValueError(
-                f"MNIST: the {split} data in {directory} are images {x.shape} {x.dtype} and "
+                f"MNIST: the {split} data in {where} are images {x.shape} {x.dtype} and "
                 f"labels {y.shape} (max {y.max(initial=0)}); expected [N, 28, 28] uint8 and N "
                 f"labels 0-9. The files are not MNIST or are damaged. {HOW_TO_GET}"
             )
-    return arrays
 
 
 def _find_idx(directory, name):
