@@ -89,7 +89,7 @@ def word_ids(directory: str, cache_dir: str | None = None) -> dict:
     npz = os.path.join(directory, "imdb.npz")
     if os.path.exists(npz):
         return _read_keras_npz(npz)
-    source = _raw_source(directory)
+    source = raw_source(directory)
     return _numbered(_fingerprint(source), lambda: read_reviews(source), cache_dir)
 
 
@@ -167,7 +167,7 @@ def read_reviews(source: str) -> dict:
     return texts
 
 
-def _raw_source(directory: str) -> str:
+def raw_source(directory: str) -> str:
     for name in ("aclImdb", *TARBALLS):
         if os.path.exists(os.path.join(directory, name)):
             return os.path.join(directory, name)

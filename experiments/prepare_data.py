@@ -1,0 +1,33 @@
+"""Report which datasets a data directory holds; with --fetch, first fetch what it lacks.
+
+python experiments/prepare_data.py --data_dir=../shared/data
+python experiments/prepare_data.py --data_dir=~/gruvar_data --fetch   # needs network + TFDS
+"""
+
+import os
+
+from absl import app, flags
+
+from gruvar.data import ENV_VAR, prepare
+
+_DATA_DIR = flags.DEFINE_string("data_dir", os.environ.get(ENV_VAR), f"Data dir (${ENV_VAR}).")
+_TFDS_DATA_DIR = flags.DEFINE_string("tfds_data_dir", None, "TFDS data dir (else its default).")
+_FETCH = flags.DEFINE_bool("fetch", False, "Download / prepare missing data first.")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    if not _DATA_DIR.value:
+        raise app.UsageError(f"Give --data_dir or set ${ENV_VAR}.")
+    data_dir = os.path.expanduser(_DATA_DIR.value)
+    if _FETCH.value:
+        prepare.fetch(data_dir, _TFDS_DATA_DIR.value)
+    rows = prepare.report(data_dir, _TFDS_DATA_DIR.value)
+    width = max(len(name) for name, _ in rows)
+    for name, status in rows:
+        print(f"{name:<{width}}  {status}")
+
+
+if __name__ == "__main__":
+    app.run(main)
