@@ -136,3 +136,6 @@ def test_real_mnist_checksums_sizes_and_labels():
     assert ds.splits["test"].x.mean() == pytest.approx(33.79 / 255, abs=1e-3)
     batch = ds.train_batch(0, 32, seed=0)
     assert batch["x"].shape == (32, 28, 28) and batch["y"].shape == (32,)
+    for task in ("pixel", "permuted_pixel"):
+        batch = data.load(f"mnist_{task}", str(SHARED)).train_batch(0, 32, seed=0)
+        assert batch["x"].shape == (32, 784, 1)

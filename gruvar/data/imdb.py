@@ -35,7 +35,9 @@ TARBALLS = ("aclImdb_v1_labeled.tar.gz", "aclImdb_v1.tar.gz")
 REVIEW = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
 HOW_TO_GET = (
     "Put the aclImdb folder or its archive (aclImdb_v1.tar.gz, "
-    "https://ai.stanford.edu/~amaas/data/sentiment/) or Keras' imdb.npz in <data_dir>/imdb/."
+    "https://ai.stanford.edu/~amaas/data/sentiment/) or Keras' imdb.npz in <data_dir>/imdb/; "
+    "or, with network, prepare TFDS's copy: "
+    "python experiments/prepare_data.py --data_dir=<data_dir> --fetch."
 )
 _PUNCTUATION = str.maketrans({c: " " for c in string.punctuation + "\t\n"})
 

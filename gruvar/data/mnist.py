@@ -44,7 +44,8 @@ SHA256 = {  # published digests of the gzipped originals (and, decompressed, of 
 HOW_TO_GET = (
     "Put the four IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
     "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz; http://yann.lecun.com/exdb/mnist/) "
-    "or Keras' mnist.npz in <data_dir>/mnist/."
+    "or Keras' mnist.npz in <data_dir>/mnist/; or, with network, prepare TFDS's copy: "
+    "python experiments/prepare_data.py --data_dir=<data_dir> --fetch."
 )
 
 

