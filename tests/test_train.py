@@ -51,7 +51,7 @@ def metric_lines(workdir):
     return lines
 
 
-def _state_and_batch(variant, task):
+def _config_data_state(variant, task):
     cfg = smoke(f"{variant},{task}", **{"optimizer.learning_rate": 1e-2})
     dataset = data.load(cfg.data.name, None, **cfg.data.options)
     model = steps.build_model(cfg, dataset)
@@ -61,7 +61,7 @@ def _state_and_batch(variant, task):
 
 @pytest.mark.parametrize("variant", ["gru", "gru3", "lstm", "tanh"])
 def test_one_train_step_moves_every_parameter(variant):
-    cfg, dataset, state = _state_and_batch(variant, "parity")
+    cfg, dataset, state = _config_data_state(variant, "parity")
     before = jax.tree.map(np.array, state.params)
     batch = dataset.train_batch(0, cfg.data.batch_size, cfg.seed)
     batch["weights"] = np.ones(cfg.data.batch_size, np.float32)
@@ -74,7 +74,7 @@ def test_one_train_step_moves_every_parameter(variant):
 
 @pytest.mark.parametrize("variant", ["gru", "gru3", "lstm", "tanh"])
 def test_loss_decreases_on_a_learnable_task(variant):
-    cfg, dataset, state = _state_and_batch(variant, "shift")
+    cfg, dataset, state = _config_data_state(variant, "shift")
     losses = []
     for step in range(40):
         batch = dataset.train_batch(step, cfg.data.batch_size, cfg.seed)

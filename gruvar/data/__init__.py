@@ -22,8 +22,6 @@ from collections.abc import Iterator
 
 import numpy as np
 
-KINDS = ("classify", "frames")
-
 
 @dataclasses.dataclass(frozen=True)
 class Split:
@@ -93,7 +91,8 @@ class Dataset:
         return train.take(order[i * batch_size : (i + 1) * batch_size])
 
     def eval_batches(self, split: str, batch_size: int) -> Iterator[dict[str, np.ndarray]]:
-        """The whole split in order; ``weights`` [B] is 0 on the last batch's padding rows."""
+        """The whole split (ragged ones sorted by length), each example once; ``weights`` [B]
+        is 0 on the last batch's padding rows."""
         data = self.splits[split]
         order = np.argsort(data.lengths, kind="stable") if data.ragged else np.arange(len(data))
         for start in range(0, len(data), batch_size):
