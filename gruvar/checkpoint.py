@@ -26,6 +26,16 @@ class Checkpoints:
     def latest_step(self) -> int | None:
         return self._manager.latest_step()
 
+    def discard_after(self, step: int) -> None:
+        """Deletes the checkpoints newer than ``step`` (a resumed run will write them again)."""
+        for later in self._manager.all_steps():
+            if later > step:
+                self._manager.delete(later)
+
+    def wait(self) -> None:
+        """Blocks until every save so far is committed."""
+        self._manager.wait_until_finished()
+
     def save(self, step: int, state: Any, record: dict) -> None:
         self._manager.save(
             step,

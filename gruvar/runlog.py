@@ -54,8 +54,10 @@ class RunLog:
         kept = []
         if resume_step is not None and os.path.exists(self.metrics_path):
             with open(self.metrics_path) as f:
-                kept = [
-                    line for line in f if line.strip() and json.loads(line)["step"] <= resume_step
+                kept = [  # a line cut short by a kill has no newline: it is dropped too
+                    line
+                    for line in f
+                    if line.endswith("\n") and json.loads(line)["step"] <= resume_step
                 ]
         tmp = f"{self.metrics_path}.tmp"
         with open(tmp, "w") as f:

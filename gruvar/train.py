@@ -48,6 +48,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     )
     best_ckpt = checkpoint.Checkpoints(os.path.join(workdir, "best"), 1)
     start = ckpts.latest_step() or 0
+    # A killed run may have saved a best model after its last checkpoint; this run redoes
+    # those steps and saves it again.
+    best_ckpt.discard_after(start)
     record = {"best": None, "evals_since_best": 0, "elapsed": 0.0, "stopped_early": False}
     if start:
         restored, record = ckpts.restore(start, _saved(state))
@@ -90,8 +93,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                     kind, state, dataset, config, step, per_epoch, t0, log, record
                 )
                 latest |= val
-                if improved:
+                if improved:  # committed before the checkpoint whose record points at it
                     best_ckpt.save(step, {"params": state.params}, record)
+                    best_ckpt.wait()
             if at_ckpt or record["stopped_early"]:
                 record["elapsed"] = time.time() - t0
                 ckpts.save(step, _saved(state), record)

@@ -114,6 +114,29 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path, monkeypatch)
     assert summary["best"] == json.loads((Path(straight) / "summary.json").read_text())["best"]
 
 
+def test_resume_redoes_a_best_model_saved_after_the_last_checkpoint(tmp_path):
+    """A kill between the best-model save and the checkpoint save leaves best/ ahead."""
+    cfg = smoke(**{"train.num_epochs": 6, "train.keep_checkpoints": 3})
+    straight, killed = str(tmp_path / "straight"), str(tmp_path / "killed")
+    train.train_and_evaluate(cfg, straight)
+    train.train_and_evaluate(cfg, killed)
+    best = json.loads((Path(killed) / "summary.json").read_text())["best"]["step"]
+    assert best > 4, "the test needs a best evaluation after the first checkpoint"
+    ckpts = checkpoint.Checkpoints(os.path.join(killed, "checkpoints"), 3)
+    ckpts.discard_after(best - 4)  # back to the checkpoint one eval before the best one
+    ckpts.close()
+    os.remove(os.path.join(killed, "summary.json"))
+
+    train.train_and_evaluate(cfg, killed)
+    for a, b in zip(*(jax.tree.leaves(params_of(r)) for r in (straight, killed)), strict=True):
+        np.testing.assert_array_equal(a, b)
+    for run in (straight, killed):
+        steps_kept = checkpoint.Checkpoints(os.path.join(run, "best"), 1)
+        assert steps_kept.latest_step() == best
+        steps_kept.close()
+    assert metric_lines(killed) == metric_lines(straight)
+
+
 def test_resume_after_kill_9(tmp_path):
     """A real SIGKILL while training (checkpoint saves are asynchronous), then a re-run."""
     args = [
