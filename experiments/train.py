@@ -3,13 +3,16 @@
     python experiments/train.py --config=configs/synthetic.py:gru,parity --workdir=/tmp/run \
         --config.optimizer.learning_rate=1e-3
 
-Writes config.json, metrics.jsonl, summary.json and checkpoints/ under --workdir.
+Writes config.json, metrics.jsonl, summary.json and checkpoints/ under --workdir. With
+``--config.sweep.seeds=0,1,2`` and/or ``--config.sweep.learning_rates=1e-3,1e-4`` it trains
+every (seed, learning rate) at once in one vmapped program (gruvar.sweep), one run directory
+each under --workdir, e.g. --workdir/seed0_lr0.001.
 """
 
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from gruvar import train
+from gruvar import sweep, train
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Config file[:argument].", lock_config=True
@@ -22,9 +25,15 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     logging.set_verbosity(logging.WARNING)  # progress is printed; keep orbax's INFO chatter out
-    summary = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
-    print(f"best: {summary['best']}")
-    print(f"summary: {_WORKDIR.value}/summary.json")
+    if not sweep.is_sweep(_CONFIG.value):
+        summary = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+        print(f"best: {summary['best']}")
+        print(f"summary: {_WORKDIR.value}/summary.json")
+        return
+    runs = sweep.grid(_CONFIG.value, _WORKDIR.value)
+    summaries = sweep.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+    for (_, workdir), summary in zip(runs, summaries, strict=True):
+        print(f"{workdir}: {sweep.describe(summary)}")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,9 @@ class Checkpoints:
     def latest_step(self) -> int | None:
         return self._manager.latest_step()
 
+    def all_steps(self) -> list[int]:
+        return sorted(self._manager.all_steps())
+
     def discard_after(self, step: int) -> None:
         """Deletes the checkpoints newer than ``step`` (a resumed run will write them again)."""
         for later in self._manager.all_steps():

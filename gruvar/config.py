@@ -51,6 +51,10 @@ def default_config() -> ml_collections.ConfigDict:
     c.train.keep_checkpoints = 2
     c.train.early_stopping_patience = config_dict.placeholder(int)  # evals without improvement
     c.train.progress_every_seconds = 30.0
+
+    c.sweep = ml_collections.ConfigDict()  # several runs in one program: gruvar.sweep
+    c.sweep.seeds = ()  # e.g. (0, 1, 2); empty: just config.seed
+    c.sweep.learning_rates = ()  # e.g. (1e-3, 1e-4); empty: config.optimizer.learning_rate
     return c
 
 
@@ -83,6 +87,17 @@ def validate(config: ml_collections.ConfigDict) -> None:
             )
     if config.train.early_stopping_patience is not None:
         _positive(config, "train.early_stopping_patience")
+    for lr in config.sweep.learning_rates:
+        if not lr > 0:
+            raise ValueError(f"config.sweep.learning_rates must all be positive, got {lr!r}.")
+    if any(not isinstance(seed, int) for seed in config.sweep.seeds):
+        raise ValueError(f"config.sweep.seeds must be integers, got {config.sweep.seeds!r}.")
+    runs = max(len(config.sweep.seeds), 1) * max(len(config.sweep.learning_rates), 1)
+    if runs > 1 and config.train.keep_checkpoints < 2:
+        raise ValueError(
+            "config.train.keep_checkpoints must be >= 2 for a sweep: its runs resume from a "
+            "checkpoint step they all still hold."
+        )
 
 
 def check_task(config: ml_collections.ConfigDict, dataset) -> None:

@@ -18,6 +18,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+# The fields of a metrics.jsonl record that say where it was logged, not what was measured.
+NOT_METRICS = ("split", "step", "epoch", "wall_time")
+
 
 def write_json(path: str, obj: Any) -> None:
     """Writes ``obj`` as JSON, atomically (temporary file, then rename)."""
@@ -33,24 +36,35 @@ class RunLog:
 
     ``resume_step``: the step a resumed run restarts from. Lines of metrics.jsonl written after
     it (by the run that was interrupted) are dropped, so the resumed run writes them again and
-    the file ends as an uninterrupted run's would (wall-clock fields aside).
+    the file ends as an uninterrupted run's would (wall-clock fields aside). ``write=False``
+    (every process but the first of a multi-host job) checks the config and writes nothing.
     """
 
-    def __init__(self, workdir: str, config: Mapping[str, Any], resume_step: int | None):
-        os.makedirs(workdir, exist_ok=True)
-        self.workdir = workdir
+    def __init__(
+        self,
+        workdir: str,
+        config: Mapping[str, Any],
+        resume_step: int | None,
+        write: bool = True,
+    ):
+        self.workdir, self.enabled = workdir, write
+        config = json.loads(json.dumps(config))
         config_path = os.path.join(workdir, "config.json")
         if resume_step is not None and os.path.exists(config_path):
             with open(config_path) as f:
                 saved = json.load(f)
-            if saved != json.loads(json.dumps(config)):
-                changed = sorted(_diff(saved, json.loads(json.dumps(config))))
+            if saved != config:
                 raise ValueError(
-                    f"{workdir} holds a run with a different config (changed: {changed}). "
-                    f"Resume it with its own config, or choose a new --workdir."
+                    f"{workdir} holds a run with a different config (changed: "
+                    f"{sorted(diff(saved, config))}). Resume it with its own config, or choose "
+                    f"a new --workdir."
                 )
-        write_json(config_path, config)
         self.metrics_path = os.path.join(workdir, "metrics.jsonl")
+        self._events = None
+        if not write:
+            return
+        os.makedirs(workdir, exist_ok=True)
+        write_json(config_path, config)
         kept = []
         if resume_step is not None and os.path.exists(self.metrics_path):
             with open(self.metrics_path) as f:
@@ -67,20 +81,30 @@ class RunLog:
 
     def write(self, record: Mapping[str, Any]) -> None:
         """Appends one JSON line (one write call, flushed), and TensorBoard scalars if enabled."""
+        if not self.enabled:
+            return
         with open(self.metrics_path, "a") as f:
             f.write(json.dumps(record, sort_keys=True) + "\n")
             f.flush()
         if self._events is not None:
             for key, value in record.items():
-                if key not in ("split", "step", "epoch", "wall_time"):
+                if key not in NOT_METRICS:
                     self._events.add_scalar(f"{record['split']}/{key}", value, record["step"])
+
+    def lines(self) -> list[dict[str, Any]]:
+        """The records in metrics.jsonl, oldest first."""
+        if not os.path.exists(self.metrics_path):
+            return []
+        with open(self.metrics_path) as f:
+            return [json.loads(line) for line in f]
 
     def close(self) -> None:
         if self._events is not None:
             self._events.close()
 
     def summary(self, summary: Mapping[str, Any]) -> None:
-        write_json(os.path.join(self.workdir, "summary.json"), summary)
+        if self.enabled:
+            write_json(os.path.join(self.workdir, "summary.json"), summary)
 
 
 def _event_writer(workdir: str):
@@ -91,9 +115,9 @@ def _event_writer(workdir: str):
     return SummaryWriter(workdir)
 
 
-def _diff(a: Any, b: Any, prefix: str = "") -> list[str]:
+def diff(a: Any, b: Any, prefix: str = "") -> list[str]:
     if isinstance(a, dict) and isinstance(b, dict):
-        return [d for k in set(a) | set(b) for d in _diff(a.get(k), b.get(k), f"{prefix}{k}.")]
+        return [d for k in set(a) | set(b) for d in diff(a.get(k), b.get(k), f"{prefix}{k}.")]
     return [] if a == b else [prefix.rstrip(".")]
 
 
@@ -106,17 +130,24 @@ class Progress:
         self.start_step, self.start_time = start, time.time()
         self.last_print = self.start_time
 
-    def update(self, step: int, latest: Mapping[str, float], force: bool = False) -> None:
+    def update(self, step: int, latest: list[Mapping[str, float]], force: bool = False) -> None:
+        """``latest``: each active run's newest metrics (a range is shown for several runs)."""
         now = time.time()
         if not force and now - self.last_print < self.every:
             return
         self.last_print = now
         rate = (step - self.start_step) / max(now - self.start_time, 1e-9)
         eta = (self.total - step) / rate if rate > 0 else math.inf
-        shown = " ".join(f"{k} {v:.4g}" for k, v in latest.items())
+        keys = list(dict.fromkeys(k for run in latest for k in run))
+        shown = []
+        for key in keys:
+            values = [run[key] for run in latest if key in run]
+            low, high = min(values), max(values)
+            shown.append(f"{key} {low:.4g}" + (f"..{high:.4g}" if high != low else ""))
+        runs = f" | {len(latest)} runs" if len(latest) > 1 else ""
         print(
             f"step {step}/{self.total} | epoch {step / self.per_epoch:.2f} | {rate:.1f} steps/s"
-            f" | ETA {_duration(eta)} | {shown}",
+            f" | ETA {_duration(eta)}{runs} | {' '.join(shown)}",
             flush=True,
         )
 

@@ -48,28 +48,50 @@ def build_model(config: ml_collections.ConfigDict, dataset) -> nn.Module:
 
 
 def make_optimizer(config: ml_collections.ConfigDict, total_steps: int):
-    """optax optimizer from ``config.optimizer``, with global-norm clipping first if set."""
+    """optax optimizer from ``config.optimizer``, with global-norm clipping first if set.
+
+    The learning rate is optimizer state (``optax.inject_hyperparams``), so runs that differ
+    only in it share one optimizer and can be trained side by side (``gruvar.sweep``); a
+    schedule scales it by a factor that goes from 1 to 0 over ``total_steps``.
+    """
     o = config.optimizer
-    lr = {
-        "constant": lambda: o.learning_rate,
-        "cosine": lambda: optax.cosine_decay_schedule(o.learning_rate, total_steps),
-        "linear": lambda: optax.linear_schedule(o.learning_rate, 0.0, total_steps),
-    }[o.schedule]()
-    optimizer = {
-        "rmsprop": lambda: optax.rmsprop(lr, decay=o.decay, eps=o.eps, momentum=o.momentum or None),
-        "adam": lambda: optax.adam(lr, eps=o.eps),
-        "sgd": lambda: optax.sgd(lr, momentum=o.momentum or None),
-    }[o.name]()
-    if o.grad_clip_norm is not None:
+    unit = {
+        "constant": None,
+        "cosine": optax.cosine_decay_schedule(1.0, total_steps),
+        "linear": optax.linear_schedule(1.0, 0.0, total_steps),
+    }[o.schedule]
+
+    def build(learning_rate):
+        lr = learning_rate if unit is None else (lambda count: learning_rate * unit(count))
+        optimizer = {
+            "rmsprop": lambda: optax.rmsprop(
+                lr, decay=o.decay, eps=o.eps, momentum=o.momentum or None
+            ),
+            "adam": lambda: optax.adam(lr, eps=o.eps),
+            "sgd": lambda: optax.sgd(lr, momentum=o.momentum or None),
+        }[o.name]()
+        if o.grad_clip_norm is None:
+            return optimizer
         return optax.chain(optax.clip_by_global_norm(o.grad_clip_norm), optimizer)
-    return optimizer
+
+    return optax.inject_hyperparams(build)(learning_rate=o.learning_rate)
 
 
 def create_state(config, dataset, model, total_steps: int) -> train_state.TrainState:
+    """The initial state of a run: parameters drawn with ``config.seed``."""
     example = dataset.splits["train"].take(np.arange(1))
     params = model.init(jax.random.key(config.seed), example["x"], example["lengths"])["params"]
     return train_state.TrainState.create(
         apply_fn=model.apply, params=params, tx=make_optimizer(config, total_steps)
+    )
+
+
+def with_learning_rate(state: train_state.TrainState, learning_rate: float):
+    """``state`` with the optimizer's learning rate set to ``learning_rate``."""
+    hyper = state.opt_state.hyperparams
+    lr = jnp.asarray(learning_rate, hyper["learning_rate"].dtype)
+    return state.replace(
+        opt_state=state.opt_state._replace(hyperparams=hyper | {"learning_rate": lr})
     )
 
 
@@ -100,16 +122,16 @@ def metrics_from_sums(kind: str, sums: dict[str, float]) -> dict[str, float]:
     return {"loss": sums["loss"] / count, "accuracy": sums["correct"] / count}
 
 
-def zero_window(kind: str) -> Sums:
-    """An empty train-metrics window: metric sums, steps, Σ grad norm, first non-finite step."""
+def zero_window(kind: str, runs: int | None = None) -> Sums:
+    """An empty train-metrics window: metric sums, steps, Σ grad norm, first non-finite step;
+    with a leading axis of ``runs`` when given (for ``train_steps``)."""
+    shape = () if runs is None else (runs,)
     keys = ("nll", "frames") if kind == "frames" else ("loss", "correct", "count")
-    window = {k: jnp.zeros((), jnp.float32) for k in (*keys, "steps", "grad_norm")}
-    return window | {"nonfinite_step": jnp.full((), jnp.iinfo(jnp.int32).max, jnp.int32)}
+    window = {k: np.zeros(shape, np.float32) for k in (*keys, "steps", "grad_norm")}
+    return window | {"nonfinite_step": np.full(shape, np.iinfo(np.int32).max, np.int32)}
 
 
-@functools.partial(jax.jit, static_argnums=0, donate_argnums=(1, 2))
-def train_step(kind: str, state, window: Sums, batch: dict[str, Array], rng: Array):
-    """One update. ``rng`` is folded with the step, one key per step, for stochastic layers."""
+def _train_step(kind: str, state, window: Sums, batch: dict[str, Array], rng: Array):
     step_rng = jax.random.fold_in(rng, state.step)
 
     def loss_fn(params):
@@ -130,19 +152,52 @@ def train_step(kind: str, state, window: Sums, batch: dict[str, Array], rng: Arr
     return state.apply_gradients(grads=grads), window
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def eval_step(kind: str, state, batch: dict[str, Array]) -> Sums:
+@functools.partial(jax.jit, static_argnums=0, donate_argnums=(1, 2))
+def train_step(kind: str, state, window: Sums, batch: dict[str, Array], rng: Array):
+    """One update. ``rng`` is folded with the step, one key per step, for stochastic layers."""
+    return _train_step(kind, state, window, batch, rng)
+
+
+@functools.partial(jax.jit, static_argnums=0, donate_argnums=(1, 2))
+def train_steps(kind: str, states, windows: Sums, batches: dict[str, Array], rngs: Array):
+    """One update of each of K runs at once: every argument has a leading axis of K (``states``
+    stacked train states, ``batches`` each run's own batch, ``rngs`` each run's key)."""
+    return jax.vmap(functools.partial(_train_step, kind))(states, windows, batches, rngs)
+
+
+def _eval_step(kind: str, state, batch: dict[str, Array]) -> Sums:
     logits = state.apply_fn({"params": state.params}, batch["x"], batch["lengths"])
     return loss_and_sums(kind, logits, batch)[1]
 
 
+@functools.partial(jax.jit, static_argnums=0)
+def eval_step(kind: str, state, batch: dict[str, Array]) -> Sums:
+    return _eval_step(kind, state, batch)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def eval_steps(kind: str, states, batch: dict[str, Array]) -> Sums:
+    """The metric sums of K stacked runs on one shared batch; each sum has a leading axis K."""
+    return jax.vmap(functools.partial(_eval_step, kind), in_axes=(0, None))(states, batch)
+
+
 def evaluate(kind: str, state, batches) -> dict[str, float]:
     """Metrics over a whole split, from exact sums over its (padded) batches."""
+    return evaluate_runs(kind, state, batches, stacked=False)[0]
+
+
+def evaluate_runs(kind: str, states, batches, stacked: bool = True) -> list[dict[str, float]]:
+    """Each run's metrics over a whole split (``states`` stacked with a leading run axis)."""
+    step = eval_steps if stacked else eval_step
     total: dict[str, Any] = {}
     for batch in batches:
-        sums = eval_step(kind, state, batch)
+        sums = step(kind, states, batch)
         total = sums if not total else jax.tree.map(jnp.add, total, sums)
-    return metrics_from_sums(kind, {k: float(v) for k, v in total.items()})
+    total = {k: np.atleast_1d(np.asarray(v, np.float64)) for k, v in total.items()}
+    runs = len(next(iter(total.values())))
+    return [
+        metrics_from_sums(kind, {k: float(v[i]) for k, v in total.items()}) for i in range(runs)
+    ]
 
 
 def param_count(params) -> int:

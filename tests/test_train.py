@@ -14,7 +14,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from gruvar import checkpoint, data, steps, train
+from gruvar import checkpoint, data, run, steps, train
 
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))
@@ -35,7 +35,9 @@ def params_of(workdir):
     cfg = ml_collections.ConfigDict(json.loads((Path(workdir) / "config.json").read_text()))
     dataset = data.load(cfg.data.name, None, **cfg.data.options)
     total = cfg.train.num_epochs * dataset.steps_per_epoch(cfg.data.batch_size)
-    like = train._saved(steps.create_state(cfg, dataset, steps.build_model(cfg, dataset), total))
+    like = run.checkpointed(
+        steps.create_state(cfg, dataset, steps.build_model(cfg, dataset), total)
+    )
     ckpts = checkpoint.Checkpoints(os.path.join(workdir, "checkpoints"), 2)
     step = ckpts.latest_step()
     state, _ = ckpts.restore(step, like)
@@ -130,8 +132,8 @@ def test_resume_redoes_a_best_model_saved_after_the_last_checkpoint(tmp_path):
     train.train_and_evaluate(cfg, killed)
     for a, b in zip(*(jax.tree.leaves(params_of(r)) for r in (straight, killed)), strict=True):
         np.testing.assert_array_equal(a, b)
-    for run in (straight, killed):
-        steps_kept = checkpoint.Checkpoints(os.path.join(run, "best"), 1)
+    for workdir in (straight, killed):
+        steps_kept = checkpoint.Checkpoints(os.path.join(workdir, "best"), 1)
         assert steps_kept.latest_step() == best
         steps_kept.close()
     assert metric_lines(killed) == metric_lines(straight)
@@ -240,7 +242,7 @@ def test_early_stopping_stops_and_reports_the_best_validation_run(tmp_path):
         }
     )
     summary = train.train_and_evaluate(cfg, str(tmp_path))
-    assert summary["stopped_early"]
+    assert summary["status"] == "stopped_early"
     assert summary["steps"] == summary["best"]["step"] + 3
 
 
