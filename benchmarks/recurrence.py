@@ -18,7 +18,6 @@ torch is optional (``pip install -e '.[bench]'``); without it the torch column i
 """
 
 import statistics
-import time
 
 import flax.linen as nn
 import jax
@@ -26,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from absl import app, flags
+from harness import ratio, time_round_robin
 
 import gruvar
 
@@ -42,34 +42,6 @@ _SECONDS = flags.DEFINE_float("seconds", 30.0, "Timing budget per shape (after w
 _MIN_ROUNDS = flags.DEFINE_integer("min_rounds", 5, "Timed rounds per shape at least.")
 _WARMUP = flags.DEFINE_integer("warmup", 3, "Untimed rounds first (compilation, caches).")
 _UNROLL = flags.DEFINE_integer("unroll", 1, "gruvar scan unroll.")
-
-
-def time_round_robin(steps, seconds, min_rounds, warmup):
-    """Seconds per step of each ``name: (step, state)``, one list entry per round; every model
-    steps once per round. A ``step`` maps state to state and blocks until its result is ready."""
-    states = {name: state for name, (_, state) in steps.items()}
-    times = {name: [] for name in steps}
-    rounds, start_timing = 0, None
-    while rounds < min_rounds or time.perf_counter() - start_timing < seconds:
-        for name, (step, _) in steps.items():
-            # An untimed step first: the previous model's worker threads (torch's OpenMP pool
-            # spins after each call) settle down on it rather than on the timed step.
-            states[name] = step(states[name])
-            start = time.perf_counter()
-            states[name] = step(states[name])
-            if warmup == 0:
-                times[name].append(time.perf_counter() - start)
-        if warmup:
-            warmup -= 1
-            start_timing = time.perf_counter()
-        else:
-            rounds += 1
-    return times
-
-
-def ratio(peer, model):
-    """Median over rounds of peer time / model time (> 1: model faster than peer)."""
-    return statistics.median(p / m for p, m in zip(peer, model, strict=True))
 
 
 def jax_step_fn(model, x, y):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from test_train import ROOT, metric_lines, params_of, smoke
 
-from gruvar import checkpoint, data, steps, sweep, train
+from gruvar import checkpoint, data, parallel, steps, sweep, train
 from gruvar import config as config_lib
 from gruvar.data import Dataset, Split
 
@@ -268,3 +268,31 @@ def test_a_data_parallel_step_on_8_devices_equals_the_one_device_step():
     assert result.returncode == 0, result.stderr[-3000:]
     assert "OK" in result.stdout
     assert "config.data.batch_size = 12 does not split over 8 devices" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "env, multi",
+    [
+        ({}, False),
+        ({"SLURM_NTASKS": "1"}, False),
+        ({"SLURM_NTASKS": "4"}, True),
+        ({"OMPI_COMM_WORLD_SIZE": "2"}, True),
+        ({"JAX_COORDINATOR_ADDRESS": "10.0.0.1:1234"}, True),
+    ],
+)
+def test_the_distributed_runtime_starts_only_for_multi_process_launches(monkeypatch, env, multi):
+    for name in (
+        "SLURM_NTASKS",
+        "OMPI_COMM_WORLD_SIZE",
+        "JAX_NUM_PROCESSES",
+        "JAX_COORDINATOR_ADDRESS",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert parallel.multi_process_env() is multi
+    started = []
+    monkeypatch.setattr(jax.distributed, "initialize", lambda: started.append(True))
+    monkeypatch.setattr(jax.distributed, "is_initialized", lambda: False)
+    parallel.initialize()
+    assert started == ([True] if multi else [])

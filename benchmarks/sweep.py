@@ -1,0 +1,141 @@
+"""Runs per hour: K vmapped runs (gruvar.sweep) against the same K runs one after another.
+
+The step timed is the one training uses: ``steps.train_steps`` (K stacked runs, one jitted
+vmapped update) against ``steps.train_step`` (one run), each with its own batch, on the
+model a paper config builds. One-after-another training of K runs costs K solo steps per
+step of all K. Every model of a shape is timed round-robin in one process (see
+benchmarks/recurrence.py), and a ratio is the median over rounds of
+(K x solo step time) / (vmapped step time): > 1 means the sweep trains more runs per hour.
+Host-side batch assembly is left out (both ways pay it per run).
+
+    python benchmarks/sweep.py                     # both shapes, K = 1, 4, 16
+    python benchmarks/sweep.py --shapes=music --ks=1,16 --seconds=10
+
+Memory is XLA's compiled footprint of the step (arguments + outputs + temporaries), and on a
+GPU also the device's peak bytes in use.
+"""
+
+import jax
+import numpy as np
+from absl import app, flags
+from harness import ratio, time_round_robin
+
+from gruvar import config as config_lib
+from gruvar import run, steps, sweep
+from gruvar.data import Dataset, Split
+
+SHAPES = {  # name: (kind, batch, time, inputs, hidden, outputs)
+    "mnist_row": ("classify", 32, 28, 28, 100, 10),  # Dey & Salem, MNIST row-wise
+    "music": ("frames", 8, 200, 88, 46, 88),  # Chung et al., GRU on a piano-roll set
+}
+
+_SHAPES = flags.DEFINE_list("shapes", list(SHAPES), f"Shapes to time, from {list(SHAPES)}.")
+_KS = flags.DEFINE_list("ks", ["1", "4", "16"], "Numbers of vmapped runs.")
+_SECONDS = flags.DEFINE_float("seconds", 20.0, "Timing budget per shape (after warm-up).")
+_MIN_ROUNDS = flags.DEFINE_integer("min_rounds", 5, "Timed rounds per shape at least.")
+_WARMUP = flags.DEFINE_integer("warmup", 2, "Untimed rounds first (compilation, caches).")
+_RUN_STEPS = flags.DEFINE_integer("run_steps", 10_000, "Training steps of one run (runs/hour).")
+
+
+def setup(shape: str):
+    """The config, a dataset of one random batch, and the model of ``shape``."""
+    kind, batch, time, inputs, hidden, outputs = SHAPES[shape]
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, time, inputs)).astype(np.float32)
+    if kind == "classify":
+        y = rng.integers(0, outputs, batch).astype(np.int32)
+    else:
+        y = (rng.random((batch, time, outputs)) < 0.1).astype(np.float32)
+    split = Split(x, y, np.full(batch, time, np.int32))
+    dataset = Dataset(shape, kind, outputs, {"train": split})
+    config = config_lib.default_config()
+    config.model.features = hidden
+    config.data.batch_size = batch
+    return config, dataset, steps.build_model(config, dataset)
+
+
+def step_fns(shape: str, ks: list[int]):
+    """``name: (step, state)`` for the solo step and the vmapped step of each K, and the
+    compiled memory of each."""
+    config, dataset, model = setup(shape)
+    kind = dataset.kind
+    batch = dataset.splits["train"].take(np.arange(config.data.batch_size))
+    batch["weights"] = np.ones(config.data.batch_size, np.float32)
+    batch = jax.device_put(batch)  # on the device, as the stacked batches below
+    fns, memory = {}, {}
+
+    key = jax.random.key(0)
+
+    def solo(state):
+        return steps.train_step(kind, *state, batch, key)
+
+    template = steps.create_state(config, dataset, model, 1)
+    solo_state = (template, steps.zero_window(kind))
+    fns["solo"] = (lambda s: jax.block_until_ready(solo(s)), solo_state)
+    memory["solo"] = _footprint(steps.train_step, kind, *solo_state, batch, key)
+    for k in ks:
+        runs = []
+        for seed in range(k):
+            config.seed = seed
+            runs.append(run.checkpointed(steps.create_state(config, dataset, model, 1)))
+        stacked = jax.device_put(template.replace(**sweep.stack(runs)))
+        batches = jax.device_put(sweep.stack_batches([jax.device_get(batch)] * k))
+        rngs = jax.vmap(jax.random.key)(np.arange(k))
+
+        def vmapped(state, batches=batches, rngs=rngs):
+            return jax.block_until_ready(steps.train_steps(kind, *state, batches, rngs))
+
+        state = (stacked, steps.zero_window(kind, k))
+        memory[f"K={k}"] = _footprint(steps.train_steps, kind, *state, batches, rngs)
+        fns[f"K={k}"] = (vmapped, state)
+    return fns, memory
+
+
+def _footprint(fn, *args) -> int:
+    """Bytes of arguments, outputs and temporaries of ``fn``'s compiled step."""
+    analysis = fn.lower(*args).compile().memory_analysis()
+    if analysis is None:
+        return 0
+    return (
+        analysis.argument_size_in_bytes
+        + analysis.output_size_in_bytes
+        + analysis.temp_size_in_bytes
+        - analysis.alias_size_in_bytes
+    )
+
+
+def main(argv):
+    del argv
+    ks = [int(k) for k in _KS.value]
+    device = jax.devices()[0]
+    print(
+        f"jax {jax.__version__} | {device.device_kind} ({device.platform}) | runs of "
+        f"{_RUN_STEPS.value:,} steps"
+    )
+    print(
+        "| shape | K | ms/step (all K) | runs/hour vmapped | runs/hour one at a time | "
+        "vmapped / one at a time | step memory (MB) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for shape in _SHAPES.value:
+        fns, memory = step_fns(shape, ks)
+        times = time_round_robin(fns, _SECONDS.value, _MIN_ROUNDS.value, _WARMUP.value)
+        solo = np.median(times["solo"])
+        for k in ks:
+            t = np.median(times[f"K={k}"])
+            gain = ratio([k * s for s in times["solo"]], times[f"K={k}"])
+            per_hour = 3600 / (_RUN_STEPS.value * t) * k
+            alone = 3600 / (_RUN_STEPS.value * solo)
+            print(
+                f"| {shape} | {k} | {1e3 * t:.2f} | {per_hour:.1f} | {alone:.1f} | "
+                f"{gain:.2f}x | {memory[f'K={k}'] / 2**20:.1f} |",
+                flush=True,
+            )
+    stats = device.memory_stats()
+    if stats and "peak_bytes_in_use" in stats:
+        print(f"device peak bytes in use: {stats['peak_bytes_in_use'] / 2**20:.1f} MB")
+    print(f"({len(times['solo'])} rounds for the last shape)")
+
+
+if __name__ == "__main__":
+    app.run(main)
