@@ -61,9 +61,10 @@ class Run:
     def restore(self, step: int, like: dict[str, Any]) -> dict[str, Any]:
         """The saved part of the state at checkpoint ``step`` (0: ``like`` itself, a fresh run);
         the loop's record comes back with it."""
-        # A killed run may have saved a best model after its last checkpoint; this run redoes
-        # those steps and saves it again.
+        # Anything saved after ``step`` (a best model saved after the last checkpoint; in a
+        # sweep, a run one checkpoint ahead of the others) is redone and saved again.
         self.best_ckpt.discard_after(step)
+        self.ckpts.discard_after(step)
         if not step:
             return like
         if step not in self.ckpts.all_steps():

@@ -119,19 +119,20 @@ def test_sweep_resume_after_a_crash_equals_an_uninterrupted_sweep(tmp_path, monk
 
 def test_a_rerun_skips_finished_runs_and_resumes_a_lagging_one(tmp_path, capsys):
     """A kill between two runs' checkpoint saves leaves one run a checkpoint behind."""
-    cfg = sweep_config(**{"train.num_epochs": 6, "train.checkpoint_every_steps": 8})
+    cfg = sweep_config(
+        **{"train.num_epochs": 6, "train.checkpoint_every_steps": 8, "train.keep_checkpoints": 3}
+    )
     cfg.sweep.learning_rates = (1e-2,)
     straight, resumed = str(tmp_path / "straight"), str(tmp_path / "resumed")
     sweep.train_and_evaluate(cfg, straight)
     sweep.train_and_evaluate(cfg, resumed)
-    (_, first), (_, second) = sweep.grid(cfg, resumed)
-    os.remove(os.path.join(first, "summary.json"))  # both unfinished ...
-    os.remove(os.path.join(second, "summary.json"))
-    ckpts = checkpoint.Checkpoints(os.path.join(second, "checkpoints"), 2)
-    ckpts.discard_after(16)  # ... and the second one checkpoint behind the first
-    ckpts.close()
+    for (_, run_dir), keep in zip(sweep.grid(cfg, resumed), (16, 8), strict=True):
+        os.remove(os.path.join(run_dir, "summary.json"))  # unfinished, one at 16, one at 8
+        ckpts = checkpoint.Checkpoints(os.path.join(run_dir, "checkpoints"), 3)
+        ckpts.discard_after(keep)
+        ckpts.close()
     sweep.train_and_evaluate(cfg, resumed)
-    assert "resuming at step 16" in capsys.readouterr().out
+    assert "resuming at step 8" in capsys.readouterr().out
     for run_cfg, run_dir in sweep.grid(cfg, resumed):
         assert_same_run(os.path.join(straight, sweep.run_name(run_cfg)), run_dir)
     sweep.train_and_evaluate(cfg, resumed)
