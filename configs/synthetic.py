@@ -3,13 +3,13 @@
     python experiments/train.py --config=configs/synthetic.py:gru,parity --workdir=/tmp/parity
     python experiments/train.py --config=configs/synthetic.py:lstm,shift,smoke --workdir=/tmp/s
 
-Argument: ``<variant>,<task>[,smoke]``; variant any registered name or spec (e.g. gru3,
-"gru:z=hb,r=xhb"), task ``parity`` (classify the parity of up to 8 bits) or ``shift``
+Argument: ``[<variant>,]<task>[,smoke]``; variant (default gru) any registered name or spec
+(e.g. gru3, "gru:z=hb,r=xhb"), task ``parity`` (classify the parity of up to 8 bits) or ``shift``
 (predict the next frame of a rotating 8-bit pattern; NLL per step, like the music tasks).
 Expected time on a 2-core CPU: ~20 s (parity, 30 epochs), ~3 s with ``smoke``.
 """
 
-from gruvar.config import default_config
+from gruvar.config import default_config, parse_arg
 
 TASKS = {
     "parity": {"features": 32, "epochs": 30, "lr": 3e-3},
@@ -18,12 +18,7 @@ TASKS = {
 
 
 def get_config(arg: str = "gru,parity"):
-    variant, task, *modifiers = arg.split(",")
-    if task not in TASKS:
-        raise ValueError(f"Unknown synthetic task {task!r}; choose from {sorted(TASKS)}.")
-    unknown = set(modifiers) - {"smoke"}
-    if unknown:
-        raise ValueError(f"Unknown modifier(s) {sorted(unknown)}; the only one is 'smoke'.")
+    variant, task, modifiers = parse_arg(arg, TASKS)
     c = default_config()
     c.model.variant = variant
     c.model.features = TASKS[task]["features"]

@@ -52,10 +52,30 @@ def default_config() -> ml_collections.ConfigDict:
     c.train.early_stopping_patience = config_dict.placeholder(int)  # evals without improvement
     c.train.progress_every_seconds = 30.0
 
+    c.paper = ml_collections.ConfigDict()  # the published number this config reproduces
+    c.paper.test = config_dict.placeholder(float)  # test metric (accuracy as a fraction)
+    c.paper.source = config_dict.placeholder(str)  # e.g. "Chung et al. 2014, Table 2"
+
     c.sweep = ml_collections.ConfigDict()  # several runs in one program: gruvar.sweep
     c.sweep.seeds = ()  # e.g. (0, 1, 2); empty: just config.seed
     c.sweep.learning_rates = ()  # e.g. (1e-3, 1e-4); empty: config.optimizer.learning_rate
     return c
+
+
+def parse_arg(
+    arg: str, tasks, modifiers=("smoke",), default_variant: str = "gru"
+) -> tuple[str, str, set[str]]:
+    """A config file's argument ``[<variant>,]<task>[,<modifier>...]`` as (variant, task,
+    modifiers). The variant may be a spec with commas ("gru:z=hb,r=xhb"); it defaults to
+    ``default_variant`` (experiments/compare.py passes each variant in front)."""
+    parts = arg.split(",")
+    at = next((i for i, part in enumerate(parts) if part in tasks), None)
+    if at is None:
+        raise ValueError(f"No task in config argument {arg!r}; tasks: {sorted(tasks)}.")
+    unknown = set(parts[at + 1 :]) - set(modifiers)
+    if unknown:
+        raise ValueError(f"Unknown modifier(s) {sorted(unknown)}; known: {sorted(modifiers)}.")
+    return ",".join(parts[:at]) or default_variant, parts[at], set(parts[at + 1 :])
 
 
 def validate(config: ml_collections.ConfigDict) -> None:

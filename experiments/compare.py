@@ -1,0 +1,76 @@
+"""Compare variants on one task: a grid of variants x seeds x learning rates, then a table
+and plots. Re-running the same command skips finished runs and resumes interrupted ones.
+
+    python experiments/compare.py --config=configs/synthetic.py:parity \
+        --variants=gru,gru3,lstm,tanh --seeds=3 --learning_rates=1e-2,1e-3 --workdir=/tmp/cmp
+
+--config names a task config, ``<file>:<task>[,modifiers]``; its ``get_config`` is called as
+``get_config("<variant>,<task>[,modifiers]")`` for each variant, and ``--config.<field>=value``
+overrides apply to every variant. Writes <workdir>/results.md, results.csv, curves.png and
+test_vs_params.png, and prints the table and their paths.
+"""
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from gruvar import compare
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Task config file:argument (e.g. configs/chung.py:jsb).", lock_config=True
+)
+_VARIANTS = flags.DEFINE_list("variants", None, "Variants to compare (default: the config's).")
+_SEEDS = flags.DEFINE_list("seeds", ["3"], "A count N (seeds 0..N-1) or a list of seeds.")
+_LRS = flags.DEFINE_list("learning_rates", None, "Learning rates to try (default: the config's).")
+_LR_DRAWS = flags.DEFINE_integer(
+    "lr_draws", 0, "Draw this many learning rates exp(u), u ~ U(--lr_log_range) (Chung et al.)."
+)
+_LR_LOG_RANGE = flags.DEFINE_list("lr_log_range", ["-12", "-6"], "Range of log learning rate.")
+_LR_SEED = flags.DEFINE_integer("lr_seed", 0, "Seed of the learning-rate draws.")
+_MAX_STACK = flags.DEFINE_integer(
+    "max_stack", 0, "At most this many runs per vmapped program (0: a variant's whole grid)."
+)
+_LAUNCHER = flags.DEFINE_enum("launcher", "local", list(compare.LAUNCHERS), "Where runs train.")
+_SLURM_PARTITION = flags.DEFINE_string(
+    "slurm_partition", None, "SLURM partition (--launcher=slurm)."
+)
+_TIMEOUT_MIN = flags.DEFINE_integer("timeout_min", 24 * 60, "Job time limit, submitit launchers.")
+_GPUS = flags.DEFINE_integer("gpus_per_node", 0, "GPUs per job (--launcher=slurm).")
+_REPORT_ONLY = flags.DEFINE_bool("report_only", False, "Build the report from existing runs only.")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Comparison directory (created; resumed).")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    logging.set_verbosity(logging.WARNING)
+    workdir = _WORKDIR.value
+    if not _REPORT_ONLY.value:
+        path, _, arg = flags.FLAGS["config"].config_filename.partition(":")
+        base = _CONFIG.value
+        overrides = config_flags.get_override_values(flags.FLAGS["config"])
+        variants = _VARIANTS.value or [base.model.variant]
+        configs = {v: compare.variant_config(path, arg, v, overrides) for v in variants}
+        if _LR_DRAWS.value:
+            low, high = (float(x) for x in _LR_LOG_RANGE.value)
+            rates = compare.drawn_learning_rates(_LR_DRAWS.value, low, high, _LR_SEED.value)
+        else:
+            rates = tuple(float(x) for x in _LRS.value or [base.optimizer.learning_rate])
+        jobs = compare.plan(
+            configs, compare.seeds_from(_SEEDS.value), rates, workdir, _MAX_STACK.value
+        )
+        slurm = {"timeout_min": _TIMEOUT_MIN.value} if _LAUNCHER.value != "local" else {}
+        if _LAUNCHER.value == "slurm":
+            slurm |= {"gpus_per_node": _GPUS.value}
+            if _SLURM_PARTITION.value:
+                slurm["slurm_partition"] = _SLURM_PARTITION.value
+        compare.launch(jobs, _LAUNCHER.value, f"{workdir}/submitit", **slurm)
+    paths = compare.report(workdir)
+    with open(paths["results.md"]) as f:
+        print(f.read())
+    for name, path in paths.items():
+        print(f"{name}: {path}")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,310 @@
+"""Run directories to tables and plots: what ``experiments/compare.py`` and the notebook show.
+
+    runs = load_runs("/tmp/compare")      # one row per run and logged step (+ its config)
+    table = summarize(runs)               # one row per variant
+    learning_curves(runs, "curves.png"); test_vs_params(table, "params.png")
+
+Selection never looks at the test split: for each (variant, seed) the run (learning rate) with
+the best validation metric is kept, and its test metric is the one taken at that run's
+best-validation evaluation. Over seeds the table gives mean ± sample std and n.
+
+The metric is accuracy (higher is better) for classification runs and NLL per time step
+(lower is better) for frame prediction, told apart by which one a run logs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+RUN_COLUMNS = ("run", "status", "param_count")
+METRICS = {"accuracy": True, "nll": False}  # metric: higher is better
+
+
+def load_runs(root: str) -> pd.DataFrame:
+    """Every run directory under ``root`` (a directory holding config.json): one row per
+    logged train window or evaluation, with the run's path relative to ``root`` (``run``), its
+    ``status`` ("complete", "stopped_early", "diverged", or "unfinished" when it has no
+    summary.json yet), ``param_count``, and its config flattened into dotted columns
+    (``model.variant``, ``optimizer.learning_rate``, ``seed``, …). A run with nothing logged
+    yet has one row with no metrics."""
+    frames = []
+    for directory, _, files in sorted(os.walk(root)):
+        if "config.json" not in files:
+            continue
+        with open(os.path.join(directory, "config.json")) as f:
+            config = _flatten(json.load(f))
+        summary = {}
+        if "summary.json" in files:
+            with open(os.path.join(directory, "summary.json")) as f:
+                summary = json.load(f)
+        lines = []
+        if "metrics.jsonl" in files:
+            with open(os.path.join(directory, "metrics.jsonl")) as f:
+                lines = [json.loads(line) for line in f if line.endswith("\n")]
+        frame = pd.DataFrame(lines or [{}])
+        frame.insert(0, "run", os.path.relpath(directory, root))
+        frame.insert(1, "status", summary.get("status", "unfinished"))
+        frame.insert(2, "param_count", summary.get("param_count", np.nan))
+        for key, value in config.items():
+            frame[key] = [value] * len(frame)
+        frames.append(frame)
+    if not frames:
+        raise FileNotFoundError(
+            f"No run directories (with a config.json) under {root!r}. Point at the --workdir "
+            f"of experiments/compare.py or experiments/train.py."
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def run_results(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per run: its best-validation evaluation (step, validation and test metric),
+    final train metric, steps, wall time and status."""
+    rows = []
+    for run, frame in runs.groupby("run", sort=False):
+        first = frame.iloc[0]
+        metric = next((m for m in METRICS if m in frame and frame[m].notna().any()), None)
+        row = {
+            "run": run,
+            "variant": first["model.variant"],
+            "seed": first["seed"],
+            "learning_rate": first["optimizer.learning_rate"],
+            "status": first["status"],
+            "param_count": first["param_count"],
+            "metric": metric,
+            "paper": first.get("paper.test"),
+            "steps": frame["step"].max() if "step" in frame else np.nan,
+            "wall_time": frame["wall_time"].max() if "wall_time" in frame else np.nan,
+        }
+        if metric is not None:
+            val = frame[frame["split"] == "validation"].dropna(subset=[metric])
+            test = frame[frame["split"] == "test"].set_index("step")[metric]
+            train = frame[frame["split"] == "train"][metric].dropna()
+            if len(val):
+                best = val[metric].idxmax() if METRICS[metric] else val[metric].idxmin()
+                step = val.loc[best, "step"]
+                row |= {
+                    "best_step": step,
+                    "validation": val.loc[best, metric],
+                    "test": test.get(step, np.nan),
+                }
+            row["train"] = train.iloc[-1] if len(train) else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def select(results: pd.DataFrame) -> pd.DataFrame:
+    """For each (variant, seed), the finished run with the best validation metric (of equals,
+    the one with the smaller learning rate)."""
+    done = results[results["status"].isin(["complete", "stopped_early"])]
+    done = done.dropna(subset=["validation"])
+    keep = []
+    for _, group in done.groupby(["variant", "seed"], sort=False):
+        group = group.sort_values("learning_rate", kind="stable")  # ties: the smaller rate
+        higher = METRICS[group["metric"].iloc[0]]
+        keep.append(group["validation"].idxmax() if higher else group["validation"].idxmin())
+    return done.loc[keep]
+
+
+def summarize(runs: pd.DataFrame, expected: list[str] | None = None) -> pd.DataFrame:
+    """One row per variant (in order of appearance): parameter count; the selected runs' test
+    metric as mean, std and n over seeds; the paper's value and our difference where the
+    config carries one (``paper.test``); train and validation metric means; the selected
+    learning rate(s); mean steps and wall time; and which runs are unfinished or missing
+    (``expected``: run paths relative to the root that should exist)."""
+    results = run_results(runs)
+    chosen = select(results)
+    rows = []
+    for variant in results["variant"].unique():
+        mine = results[results["variant"] == variant]
+        picked = chosen[chosen["variant"] == variant]
+        test = picked["test"].to_numpy(float)
+        paper = mine["paper"].dropna()
+        paper = float(paper.iloc[0]) if len(paper) else np.nan
+        mean = test.mean() if len(test) else np.nan
+        not_done = mine[~mine["status"].isin(["complete", "stopped_early"])]
+        rows.append(
+            {
+                "variant": variant,
+                "params": int(mine["param_count"].max())
+                if mine["param_count"].notna().any()
+                else None,
+                "metric": mine["metric"].dropna().iloc[0] if mine["metric"].notna().any() else None,
+                "test_mean": mean,
+                "test_std": test.std(ddof=1) if len(test) > 1 else np.nan,
+                "n": len(test),
+                "paper": paper,
+                "diff": mean - paper,
+                "train_mean": picked["train"].mean(),
+                "validation_mean": picked["validation"].mean(),
+                "learning_rates": " ".join(
+                    f"{lr:.3g}" for lr in sorted(picked["learning_rate"].unique())
+                ),
+                "steps": picked["steps"].mean(),
+                "wall_time_s": picked["wall_time"].mean(),
+                "runs_done": len(mine) - len(not_done),
+                "not_done": " ".join(
+                    f"{r} ({s})" for r, s in zip(not_done["run"], not_done["status"], strict=True)
+                ),
+            }
+        )
+    table = pd.DataFrame(rows)
+    if expected is not None:
+        label = {
+            run.split(os.sep)[0]: v
+            for run, v in zip(results["run"], results["variant"], strict=True)
+        }
+        missing: dict[str, list[str]] = {}
+        for run in sorted(set(expected) - set(results["run"])):
+            top = run.split(os.sep)[0]
+            missing.setdefault(label.get(top, top), []).append(run)
+        for variant in missing.keys() - set(table["variant"]):
+            table.loc[len(table), ["variant", "n", "runs_done"]] = [variant, 0, 0]
+        table["missing"] = [" ".join(missing.get(v, [])) for v in table["variant"]]
+    return table
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    """The summary table as GitHub markdown (accuracy in %, NLL as is)."""
+    header = (
+        "| variant | params | test (mean ± std) | n | paper | diff | train | validation "
+        "| lr selected | steps | wall time (s) | runs done |"
+    )
+    lines = [header, _rule(header)]
+    for row in table.to_dict("records"):
+        scale, unit = (100.0, "%") if row.get("metric") == "accuracy" else (1.0, "")
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    str(row["variant"]),
+                    _count(row.get("params")),
+                    _mean_std(row.get("test_mean"), row.get("test_std"), scale, unit),
+                    str(row.get("n", 0)),
+                    _number(row.get("paper"), scale, unit),
+                    _number(row.get("diff"), scale, unit, signed=True),
+                    _number(row.get("train_mean"), scale, unit),
+                    _number(row.get("validation_mean"), scale, unit),
+                    "–" if _missing(row.get("learning_rates")) else row["learning_rates"],
+                    _number(row.get("steps"), 1.0, "", digits=0),
+                    _number(row.get("wall_time_s"), 1.0, "", digits=0),
+                    str(row.get("runs_done", 0)),
+                ]
+            )
+            + " |"
+        )
+    notes = []
+    for row in table.to_dict("records"):
+        if row.get("not_done"):
+            notes.append(f"- {row['variant']}: not finished: {row['not_done']}")
+        if row.get("missing"):
+            notes.append(f"- {row['variant']}: missing: {row['missing']}")
+    return "\n".join(lines + (["", *notes] if notes else [])) + "\n"
+
+
+def learning_curves(runs: pd.DataFrame, path: str) -> str:
+    """Validation metric vs step and vs wall time of each variant's selected runs: the mean
+    over seeds, with a band from the lowest to the highest seed. Saved as PNG at ``path``."""
+    plt = _pyplot()
+    chosen = select(run_results(runs))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    metric = None
+    for variant, picked in chosen.groupby("variant", sort=False):
+        metric = picked["metric"].iloc[0]
+        val = runs[runs["run"].isin(picked["run"]) & (runs["split"] == "validation")]
+        by_step = val.pivot_table(index="step", columns="run", values=metric)
+        wall = val.pivot_table(index="step", columns="run", values="wall_time").mean(axis=1)
+        for ax, x in zip(axes, (by_step.index, wall.to_numpy()), strict=True):
+            line = ax.plot(x, by_step.mean(axis=1), label=variant)[0]
+            ax.fill_between(
+                x, by_step.min(axis=1), by_step.max(axis=1), alpha=0.2, color=line.get_color()
+            )
+    for ax, xlabel in zip(axes, ("step", "wall time (s)"), strict=True):
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(f"validation {metric}")
+        ax.grid(alpha=0.3)
+    axes[0].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def test_vs_params(table: pd.DataFrame, path: str) -> str:
+    """Each variant's test metric (mean ± std over seeds) against its parameter count."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    rows = table.dropna(subset=["test_mean", "params"])
+    for row in rows.to_dict("records"):
+        std = 0.0 if math.isnan(row["test_std"]) else row["test_std"]
+        ax.errorbar(
+            row["params"], row["test_mean"], yerr=std, fmt="o", capsize=3, label=row["variant"]
+        )
+        ax.annotate(
+            row["variant"],
+            (row["params"], row["test_mean"]),
+            textcoords="offset points",
+            xytext=(5, 5),
+        )
+    metric = rows["metric"].iloc[0] if len(rows) else "metric"
+    ax.set_xlabel("parameters")
+    ax.set_ylabel(f"test {metric} (best validation)")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless: files only
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            flat |= _flatten(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = tuple(value) if isinstance(value, list) else value
+    return flat
+
+
+def _rule(header: str) -> str:
+    return "|" + "---|" * (header.count("|") - 1)
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _number(value, scale, unit, signed=False, digits=4) -> str:
+    if _missing(value):
+        return "–"
+    value = value * scale
+    text = f"{value:+.{digits}g}" if signed else f"{value:.{digits}g}"
+    if digits == 0:
+        text = f"{value:,.0f}"
+    return text + unit
+
+
+def _mean_std(mean, std, scale, unit) -> str:
+    if _missing(mean):
+        return "–"
+    if _missing(std):
+        return _number(mean, scale, unit)
+    return f"{mean * scale:.4g} ± {std * scale:.2g}{unit}"
+
+
+def _count(value) -> str:
+    return "–" if _missing(value) else f"{int(value):,}"

@@ -1,0 +1,176 @@
+"""A grid of variants x seeds x learning rates on one task, its runs, and its report.
+
+Layout of a comparison directory::
+
+    <workdir>/grid.json                      the runs the grid expects
+    <workdir>/<variant>/seed<s>_lr<lr>/      one ordinary run directory per run
+    <workdir>/results.md, results.csv        one row per variant (gruvar.analysis.summarize)
+    <workdir>/curves.png, test_vs_params.png
+
+Each variant's runs train as sweeps (``gruvar.sweep.train_runs``: vmapped, resumable), in
+process or as one job each through submitit (SLURM, or its local executor). A finished run is
+skipped and an interrupted one resumes, so re-running the same command picks up where it
+stopped; the report is built from whatever run directories exist.
+
+A task config file gives ``get_config("<variant>,<task>[,modifiers]")``, so a config can
+size each variant (e.g. hidden units matched to a parameter budget).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import ml_collections
+import numpy as np
+
+from gruvar import analysis, sweep
+
+LAUNCHERS = ("local", "slurm", "submitit_local", "submitit_debug")
+
+
+def load_config_module(path: str):
+    """The config file at ``path`` as a module (it must define ``get_config``)."""
+    spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3], path)
+    if spec is None or not os.path.exists(path):
+        raise FileNotFoundError(f"No config file {path!r}.")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def variant_config(
+    config_file: str, arg: str, variant: str, overrides: Mapping[str, Any]
+) -> ml_collections.ConfigDict:
+    """``get_config("<variant>,<arg>")`` of ``config_file`` with ``overrides`` (dotted field:
+    value, as the command line gives them) applied."""
+    config = load_config_module(config_file).get_config(f"{variant},{arg}" if arg else variant)
+    config.unlock()
+    for field, value in overrides.items():
+        *parents, name = field.split(".")
+        node = config
+        for parent in parents:
+            node = node[parent]
+        node[name] = value
+    return config
+
+
+def seeds_from(values: Sequence[str]) -> tuple[int, ...]:
+    """``["3"]`` means seeds 0, 1, 2; several values are the seeds themselves."""
+    if len(values) == 1:
+        return tuple(range(int(values[0])))
+    return tuple(int(v) for v in values)
+
+
+def drawn_learning_rates(n: int, low: float, high: float, seed: int) -> tuple[float, ...]:
+    """Chung et al.'s protocol: ``n`` learning rates exp(u), u ~ U(low, high), drawn once
+    (from ``seed``) and shared by every variant, so variants are compared on the same draws."""
+    u = np.random.default_rng(seed).uniform(low, high, n)
+    return tuple(float(f"{math.exp(x):.3g}") for x in u)
+
+
+def plan(
+    configs: Mapping[str, ml_collections.ConfigDict],
+    seeds: Sequence[int],
+    learning_rates: Sequence[float],
+    workdir: str,
+    max_stack: int = 0,
+) -> list[tuple[list[ml_collections.ConfigDict], list[str]]]:
+    """The jobs of a grid: for each variant, its (seed, learning rate) runs in stacks of at
+    most ``max_stack`` (0: all of them in one stack). Writes ``grid.json``."""
+    jobs, expected = [], []
+    for variant, config in configs.items():
+        config.sweep.seeds = tuple(seeds)
+        config.sweep.learning_rates = tuple(learning_rates)
+        runs = sweep.grid(config, os.path.join(workdir, directory_name(variant)))
+        expected += [os.path.relpath(d, workdir) for _, d in runs]
+        size = max_stack or len(runs)
+        for i in range(0, len(runs), size):
+            chunk = runs[i : i + size]
+            jobs.append(([c for c, _ in chunk], [d for _, d in chunk]))
+    os.makedirs(workdir, exist_ok=True)
+    with open(os.path.join(workdir, "grid.json"), "w") as f:
+        json.dump({"runs": expected}, f, indent=2)
+    return jobs
+
+
+def directory_name(variant: str) -> str:
+    """A variant's directory: its name, or its spec with path-unsafe characters replaced."""
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", variant)
+
+
+def run_job(configs: list[ml_collections.ConfigDict], workdirs: list[str]) -> list[dict]:
+    """One stack of runs (a job's whole work: a module-level function, so it pickles)."""
+    return sweep.train_runs(configs, workdirs)
+
+
+def launch(jobs, launcher: str, folder: str, **slurm: Any) -> None:
+    """Runs ``jobs`` in this process (``local``) or as one submitit job each, and waits for
+    them: ``slurm`` (``slurm``: submitit's SLURM executor parameters, e.g.
+    ``slurm_partition``, ``timeout_min``, ``gpus_per_node``), ``submitit_local`` (one
+    subprocess each) or ``submitit_debug`` (in this process, through submitit)."""
+    if launcher not in LAUNCHERS:
+        raise ValueError(f"Unknown launcher {launcher!r}; choose from {list(LAUNCHERS)}.")
+    pending = [job for job in jobs if not _done(job[1])]
+    for _, workdirs in jobs:
+        if _done(workdirs):
+            print(f"done, skipped: {_where(workdirs)}", flush=True)
+    if launcher == "local":
+        for configs, workdirs in pending:
+            run_job(configs, workdirs)
+        return
+    import submitit
+
+    executor = {
+        "slurm": lambda: submitit.AutoExecutor(folder=folder, cluster="slurm"),
+        "submitit_local": lambda: submitit.LocalExecutor(folder=folder),
+        "submitit_debug": lambda: submitit.DebugExecutor(folder=folder),
+    }[launcher]()
+    if slurm:
+        executor.update_parameters(**slurm)
+    submitted = [executor.submit(run_job, *job) for job in pending]
+    for job, (_, workdirs) in zip(submitted, pending, strict=True):
+        print(f"submitted job {job.job_id}: {_where(workdirs)}", flush=True)
+    for job in submitted:
+        job.result()  # re-raises a job's error, with its log's path
+
+
+def report(workdir: str) -> dict[str, str]:
+    """Writes results.md, results.csv and the plots of the comparison in ``workdir``; returns
+    their paths."""
+    runs = analysis.load_runs(workdir)
+    expected = None
+    grid_path = os.path.join(workdir, "grid.json")
+    if os.path.exists(grid_path):
+        with open(grid_path) as f:
+            expected = json.load(f)["runs"]
+    table = analysis.summarize(runs, expected)
+    paths = {
+        "results.md": os.path.join(workdir, "results.md"),
+        "results.csv": os.path.join(workdir, "results.csv"),
+        "curves": analysis.learning_curves(runs, os.path.join(workdir, "curves.png")),
+        "test_vs_params": analysis.test_vs_params(
+            table, os.path.join(workdir, "test_vs_params.png")
+        ),
+    }
+    table.to_csv(paths["results.csv"], index=False)
+    with open(paths["results.md"], "w") as f:
+        f.write(analysis.to_markdown(table))
+    return paths
+
+
+def _done(workdirs: list[str]) -> bool:
+    return all(os.path.exists(os.path.join(d, "summary.json")) for d in workdirs)
+
+
+def _where(workdirs: list[str]) -> str:
+    return (
+        workdirs[0]
+        if len(workdirs) == 1
+        else f"{len(workdirs)} runs under " + (os.path.commonpath(workdirs))
+    )

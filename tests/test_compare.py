@@ -1,0 +1,155 @@
+"""The comparison runner, its report, and the analysis library under it."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_train import ROOT, smoke
+
+from gruvar import analysis, compare, data, train
+
+GRID = [
+    "--config=configs/synthetic.py:parity,smoke",
+    "--variants=gru,tanh",
+    "--seeds=2",
+    "--learning_rates=1e-2,1e-3",
+]
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def compare_cli(workdir, *extra):
+    return subprocess.run(
+        [sys.executable, "experiments/compare.py", *GRID, f"--workdir={workdir}", *extra],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+
+
+def write_run(root, name, variant, seed, lr, evals, status="complete"):
+    """A hand-made run directory: ``evals`` is [(step, validation accuracy, test accuracy)]."""
+    path = os.path.join(root, name)
+    os.makedirs(path)
+    config = {"seed": seed, "model": {"variant": variant}, "optimizer": {"learning_rate": lr}}
+    with open(os.path.join(path, "config.json"), "w") as f:
+        json.dump(config, f)
+    with open(os.path.join(path, "metrics.jsonl"), "w") as f:
+        for step, val, test in evals:
+            line = {"step": step, "epoch": step, "wall_time": float(step), "loss": 0.5}
+            f.write(json.dumps(line | {"split": "train", "accuracy": 0.9}) + "\n")
+            f.write(json.dumps(line | {"split": "validation", "accuracy": val}) + "\n")
+            f.write(json.dumps(line | {"split": "test", "accuracy": test}) + "\n")
+    if status:
+        with open(os.path.join(path, "summary.json"), "w") as f:
+            json.dump({"status": status, "param_count": 100}, f)
+
+
+def test_the_learning_rate_is_selected_on_validation_never_on_test(tmp_path):
+    # lr 0.1 wins on validation (0.80 at step 2) but loses on test; lr 0.01 the other way.
+    write_run(tmp_path, "gru/seed0_lr0.1", "gru", 0, 0.1, [(1, 0.70, 0.70), (2, 0.80, 0.60)])
+    write_run(tmp_path, "gru/seed0_lr0.01", "gru", 0, 0.01, [(1, 0.75, 0.95), (2, 0.74, 0.99)])
+    write_run(tmp_path, "gru/seed1_lr0.1", "gru", 1, 0.1, [(1, 0.60, 0.90)])
+    write_run(tmp_path, "gru/seed1_lr0.01", "gru", 1, 0.01, [(1, 0.65, 0.50)])
+    table = analysis.summarize(analysis.load_runs(str(tmp_path)))
+    row = table.set_index("variant").loc["gru"]
+    assert row["learning_rates"] == "0.01 0.1"
+    assert row["n"] == 2
+    # The test metric of each seed's selected run, at its best-validation step: 0.60 and 0.50.
+    assert row["test_mean"] == pytest.approx(0.55)
+    assert row["test_std"] == pytest.approx(np.std([0.60, 0.50], ddof=1))
+    assert row["validation_mean"] == pytest.approx((0.80 + 0.65) / 2)
+
+
+def test_load_runs_reports_an_interrupted_run_as_unfinished(tmp_path, monkeypatch):
+    cfg = smoke(**{"train.num_epochs": 4, "train.checkpoint_every_steps": 4})
+    train.train_and_evaluate(cfg, str(tmp_path / "finished"))
+    real = data.Dataset.train_batch
+
+    def crash_at_9(self, step, *args):
+        if step == 9:
+            raise RuntimeError("simulated crash")
+        return real(self, step, *args)
+
+    monkeypatch.setattr(data.Dataset, "train_batch", crash_at_9)
+    with pytest.raises(RuntimeError):
+        train.train_and_evaluate(cfg, str(tmp_path / "interrupted"))
+    runs = analysis.load_runs(str(tmp_path))
+    status = runs.groupby("run")["status"].first()
+    assert status.to_dict() == {"finished": "complete", "interrupted": "unfinished"}
+    assert runs[runs["run"] == "interrupted"]["step"].max() == 8
+    assert (runs["model.variant"] == "gru").all() and "optimizer.learning_rate" in runs
+    table = analysis.summarize(runs)
+    assert "interrupted (unfinished)" in table.loc[0, "not_done"]
+    assert table.loc[0, "n"] == 1, "only the finished run counts"
+
+
+def test_load_runs_says_what_to_do_when_there_are_no_runs(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"--workdir of experiments/compare\.py"):
+        analysis.load_runs(str(tmp_path))
+
+
+def test_compare_writes_the_table_and_plots_and_a_rerun_skips_finished_runs(tmp_path):
+    first = compare_cli(tmp_path)
+    table = pd.read_csv(tmp_path / "results.csv")
+    assert list(table["variant"]) == ["gru", "tanh"]
+    assert list(table["n"]) == [2, 2] and list(table["runs_done"]) == [4, 4]
+    for png in ("curves.png", "test_vs_params.png"):
+        assert (tmp_path / png).read_bytes()[:8] == PNG
+        assert str(tmp_path / png) in first.stdout
+    markdown = (tmp_path / "results.md").read_text()
+    assert markdown.count("\n| gru |") == 1 and markdown.count("\n| tanh |") == 1
+    assert "| gru |" in first.stdout
+
+    # The learning rate kept for each (variant, seed) is the best on validation.
+    for variant in ("gru", "tanh"):
+        chosen = []
+        for seed in (0, 1):
+            best = {
+                lr: json.loads(
+                    (tmp_path / variant / f"seed{seed}_lr{lr}" / "summary.json").read_text()
+                )["best"]
+                for lr in ("0.001", "0.01")
+            }  # of equal validation accuracies, the smaller learning rate is kept
+            lr = max(best, key=lambda k: best[k]["validation"]["accuracy"])
+            chosen.append(best[lr]["test"]["accuracy"])
+        row = table.set_index("variant").loc[variant]
+        assert row["test_mean"] == pytest.approx(np.mean(chosen))
+
+    stamps = {p: p.stat().st_mtime_ns for p in tmp_path.glob("*/*/metrics.jsonl")}
+    assert len(stamps) == 8
+    again = compare_cli(tmp_path)
+    assert again.stdout.count("done, skipped") == 2
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.glob("*/*/metrics.jsonl")} == stamps
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "results.csv"), table)
+
+
+def test_the_submitit_local_executor_builds_the_same_table(tmp_path):
+    local, remote = tmp_path / "local", tmp_path / "submitit"
+    compare_cli(local)
+    compare_cli(remote, "--launcher=submitit_local", "--timeout_min=10")
+    assert list((remote / "submitit").glob("*_log.out")), "the jobs ran through submitit"
+    a, b = (pd.read_csv(d / "results.csv").drop(columns="wall_time_s") for d in (local, remote))
+    pd.testing.assert_frame_equal(a, b, rtol=1e-5)
+
+
+def test_the_report_names_missing_runs(tmp_path):
+    compare_cli(tmp_path)
+    grid = json.loads((tmp_path / "grid.json").read_text())["runs"]
+    (tmp_path / "grid.json").write_text(json.dumps({"runs": [*grid, "lstm/seed0_lr0.01"]}))
+    paths = compare.report(str(tmp_path))
+    markdown = open(paths["results.md"]).read()
+    assert "- lstm: missing: lstm/seed0_lr0.01" in markdown
+    assert "| lstm | – |" in markdown
+
+
+def test_drawn_learning_rates_follow_chung_et_al():
+    rates = compare.drawn_learning_rates(10, -12.0, -6.0, seed=0)
+    assert len(set(rates)) == 10
+    assert all(np.exp(-12) <= r <= np.exp(-6) * 1.001 for r in rates)
+    assert rates == compare.drawn_learning_rates(10, -12.0, -6.0, seed=0)
+    assert compare.seeds_from(["3"]) == (0, 1, 2) and compare.seeds_from(["4", "9"]) == (4, 9)
