@@ -62,9 +62,18 @@ def load_runs(root: str) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def expected_runs(root: str) -> list[str] | None:
+    """The runs a comparison's grid.json lists (paths relative to ``root``), if it has one."""
+    path = os.path.join(root, "grid.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)["runs"]
+
+
 def run_results(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per run: its best-validation evaluation (step, validation and test metric),
-    final train metric, steps, wall time and status."""
+    """One row per run: its best-validation evaluation (step, validation and test metric, and
+    the train metric of the last window logged by then), steps, wall time and status."""
     rows = []
     for run, frame in runs.groupby("run", sort=False):
         first = frame.iloc[0]
@@ -84,16 +93,17 @@ def run_results(runs: pd.DataFrame) -> pd.DataFrame:
         if metric is not None:
             val = frame[frame["split"] == "validation"].dropna(subset=[metric])
             test = frame[frame["split"] == "test"].set_index("step")[metric]
-            train = frame[frame["split"] == "train"][metric].dropna()
+            train = frame[frame["split"] == "train"].dropna(subset=[metric])
             if len(val):
                 best = val[metric].idxmax() if METRICS[metric] else val[metric].idxmin()
                 step = val.loc[best, "step"]
+                before = train[train["step"] <= step][metric]
                 row |= {
                     "best_step": step,
                     "validation": val.loc[best, metric],
                     "test": test.get(step, np.nan),
+                    "train": before.iloc[-1] if len(before) else np.nan,
                 }
-            row["train"] = train.iloc[-1] if len(train) else np.nan
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -172,7 +182,7 @@ def summarize(runs: pd.DataFrame, expected: list[str] | None = None) -> pd.DataF
 def to_markdown(table: pd.DataFrame) -> str:
     """The summary table as GitHub markdown (accuracy in %, NLL as is)."""
     header = (
-        "| variant | params | test (mean ± std) | n | paper | diff | train | validation "
+        "| variant | params | test (mean ± std) | n | paper | diff | train (at best) | validation "
         "| lr selected | steps | wall time (s) | runs done |"
     )
     lines = [header, _rule(header)]

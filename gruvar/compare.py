@@ -144,12 +144,7 @@ def report(workdir: str) -> dict[str, str]:
     """Writes results.md, results.csv and the plots of the comparison in ``workdir``; returns
     their paths."""
     runs = analysis.load_runs(workdir)
-    expected = None
-    grid_path = os.path.join(workdir, "grid.json")
-    if os.path.exists(grid_path):
-        with open(grid_path) as f:
-            expected = json.load(f)["runs"]
-    table = analysis.summarize(runs, expected)
+    table = analysis.summarize(runs, analysis.expected_runs(workdir))
     paths = {
         "results.md": os.path.join(workdir, "results.md"),
         "results.csv": os.path.join(workdir, "results.csv"),

@@ -156,59 +156,67 @@ def train_runs(configs: list[ml_collections.ConfigDict], workdirs: list[str]) ->
         if error:
             _say(main, f"{r.workdir}: {error}")
 
+    # Row i of the stack trains slots[i]; a finished run's slot becomes None and its row rides
+    # along unused until the live runs are at most half the stack, which then shrinks (each
+    # stack size compiles anew, so it shrinks at most log2(K) times).
+    slots: list[run.Run | None] = list(active)
     step = start
     try:
-        while active:
-            batch = stack_batches(
-                [dataset.train_batch(step, batch_size, r.config.seed) for r in active]
-            )
-            batch["weights"] = np.ones((len(active), batch_size), np.float32)
+        while any(slots):
+            live = [i for i, r in enumerate(slots) if r is not None]
+            seed_of = [slots[i if slots[i] else live[0]].config.seed for i in range(len(slots))]
+            batch = stack_batches([dataset.train_batch(step, batch_size, s) for s in seed_of])
+            batch["weights"] = np.ones((len(slots), batch_size), np.float32)
             stacked, window = steps.train_steps(
                 kind, stacked, window, parallel.shard_batch(batch, mesh, axis=1), rngs
             )
             step += 1
             done = step == total
             at_eval, at_ckpt = step % eval_every == 0 or done, step % ckpt_every == 0 or done
-            ended: dict[int, str] = {}  # index in active -> status
+            ended: dict[int, str] = {}  # slot -> status
             if step % base.train.log_every_steps == 0 or at_eval or at_ckpt:
-                for i, sums in enumerate(_per_run(jax.device_get(window))):
-                    bad_step = int(sums.pop("nonfinite_step"))
+                sums = _per_run(jax.device_get(window))
+                for i in live:
+                    bad_step = int(sums[i].pop("nonfinite_step"))
                     if bad_step == np.iinfo(np.int32).max:
-                        active[i].log_train(sums, step, per_epoch)
+                        slots[i].log_train(sums[i], step, per_epoch)
                     else:
                         ended[i] = "diverged"
-                        finish(active[i], "diverged", step, _divergence(bad_step + 1, active[i]))
-                window = parallel.replicate(steps.zero_window(kind, len(active)), mesh)
+                        finish(slots[i], "diverged", step, _divergence(bad_step + 1, slots[i]))
+                window = parallel.replicate(steps.zero_window(kind, len(slots)), mesh)
             if at_eval:
                 results = _evaluate_runs(kind, stacked, dataset, base, mesh)
                 params = jax.device_get(stacked.params)
-                for i, r in enumerate(active):
-                    if i not in ended and r.log_eval(results[i], step, per_epoch):
-                        r.save_best(step, take(params, i))
-            stopped = {i for i, r in enumerate(active) if r.record["stopped_early"]} - set(ended)
+                for i in live:
+                    if i not in ended and slots[i].log_eval(results[i], step, per_epoch):
+                        slots[i].save_best(step, take(params, i))
+            stopped = {i for i in live if slots[i].record["stopped_early"]} - set(ended)
             if at_ckpt or stopped:
-                for r in active:  # every run's previous checkpoint is committed before any new
-                    r.ckpts.wait()  # one, so runs' newest checkpoints differ by at most one step
+                for i in live:  # every run's previous checkpoint is committed before any new
+                    slots[i].ckpts.wait()  # one: runs' newest checkpoints differ by one at most
                 saved = jax.device_get(run.checkpointed(stacked))
-                for i, r in enumerate(active):
+                for i in live:
                     if i not in ended and (at_ckpt or i in stopped):
-                        r.save(step, take(saved, i))
-            for i in range(len(active)):
+                        slots[i].save(step, take(saved, i))
+            for i in live:
                 if i in stopped or (done and i not in ended):
                     ended[i] = "stopped_early" if i in stopped else "complete"
-                    finish(active[i], ended[i], step)
+                    finish(slots[i], ended[i], step)
             if main:
-                progress.update(step, [r.latest for r in active], force=done or bool(ended))
-            if ended:  # the stack shrinks: finished runs stop costing compute
-                keep = np.array([i for i in range(len(active)) if i not in ended], int)
-                active = [active[i] for i in keep]
-                if active:
-                    stacked = parallel.replicate(take(stacked, keep), mesh)
-                    rngs = rngs[keep]
-                    window = parallel.replicate(steps.zero_window(kind, len(active)), mesh)
+                latest = [slots[i].latest for i in live]
+                progress.update(step, latest, force=done or bool(ended))
+            for i in ended:
+                slots[i] = None
+            keep = np.array([i for i, r in enumerate(slots) if r is not None], int)
+            if 0 < len(keep) <= len(slots) // 2:  # finished runs stop costing compute
+                slots = [slots[i] for i in keep]
+                stacked = parallel.replicate(take(stacked, keep), mesh)
+                rngs = rngs[keep]
+                window = parallel.replicate(steps.zero_window(kind, len(slots)), mesh)
     finally:
-        for r in active:
-            r.close()
+        for r in slots:
+            if r is not None:
+                r.close()
     return [r.summary for r in runs]
 
 

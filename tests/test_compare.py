@@ -153,3 +153,26 @@ def test_drawn_learning_rates_follow_chung_et_al():
     assert all(np.exp(-12) <= r <= np.exp(-6) * 1.001 for r in rates)
     assert rates == compare.drawn_learning_rates(10, -12.0, -6.0, seed=0)
     assert compare.seeds_from(["3"]) == (0, 1, 2) and compare.seeds_from(["4", "9"]) == (4, 9)
+
+
+def test_the_analysis_notebook_runs_on_a_comparison(tmp_path, monkeypatch):
+    nbclient = pytest.importorskip("nbclient")
+    nbformat = pytest.importorskip("nbformat")
+    compare_cli(tmp_path)
+    notebook = nbformat.read(ROOT / "notebooks" / "analysis.ipynb", as_version=4)
+    assert not any(cell.get("outputs") for cell in notebook.cells), "no stored outputs in git"
+    monkeypatch.setenv("GRUVAR_COMPARE_DIR", str(tmp_path))
+    nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3").execute()
+    text = "".join(
+        str(output.get("data", {}).get("text/markdown", ""))
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+    )
+    assert "| gru |" in text and "| tanh |" in text
+    images = [
+        output
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+        if "image/png" in output.get("data", {})
+    ]
+    assert len(images) == 2
