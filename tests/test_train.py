@@ -166,7 +166,13 @@ def test_resume_after_kill_9(tmp_path):
     assert proc.poll() is None, "the run finished before it could be killed; make it longer"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    subprocess.run([*run, f"--workdir={killed}"], cwd=ROOT, check=True, capture_output=True)
+    resumed = subprocess.run(
+        [*run, f"--workdir={killed}"], cwd=ROOT, capture_output=True, text=True
+    )
+    left = sorted(str(p.relative_to(killed)) for p in Path(killed).rglob("*") if p.is_dir())
+    assert resumed.returncode == 0, (
+        f"the re-run after kill -9 failed; directories the kill left: {left}\n{resumed.stderr}"
+    )
 
     (step_a, params_a), (step_b, params_b) = params_of(straight), params_of(killed)
     assert step_a == step_b
