@@ -3,11 +3,12 @@
 A *family* fixes a cell's gates, its candidate and its state update. A *variant* is a
 family plus one gate-input spec per gate (``gruvar.gates``). Every gate g has
 
-    a_g = [W_g x_t] + [U_g h_{t-1}] + [b_g],    g_t = σ(a_g)
+    a_g = [W_g x_t] + [U_g h_{t-1}] + [V_g ⊙ c] + [b_g],    g_t = σ(a_g)
 
 with the bracketed terms named by its spec; a term the spec leaves out has no parameter.
-The candidate always has all three terms. Parameters are named after the papers' symbols
-(``W_z``, ``U_z``, ``b_z``, ..., ``W_h``, ``U_h``, ``b_h``), kernels shaped [in, out].
+The candidate always has W, U and b. Parameters are named after the papers' symbols
+(``W_z``, ``U_z``, ``b_z``, ..., ``W_h``, ``U_h``, ``b_h``; peepholes ``V_i``), kernels
+shaped [in, out], peepholes [n] (a diagonal matrix).
 
 Define a variant in one line, without a new class::
 
@@ -38,6 +39,8 @@ class Family:
     ``candidate_mode`` says how the candidate's recurrent term reads h_{t-1}:
     ``"direct"`` U h_{t-1}; ``"before"`` U (g ⊙ h_{t-1}) with g = ``candidate_gate``
     (a second matmul that must wait for the gate); ``"after"`` g ⊙ (U h_{t-1} + b_U).
+    A family with a cell state (``has_cell``) lets gates peek at it (spec letter ``c``):
+    the gates in ``peeks_new_cell`` read c_t, the others c_{t-1}.
     """
 
     name: str
@@ -46,14 +49,23 @@ class Family:
     candidate_mode: str = "direct"
     candidate_gate: str | None = None
     forget_gate: str | None = None
+    has_cell: bool = False
+    peeks_new_cell: tuple[str, ...] = ()
 
     def update(self, gates: Mapping[str, Array], a_cand: Array, carry: Any) -> Any:
-        """New carry from the gate values, the candidate's pre-activation and the old carry."""
+        """New carry from the gate values, the candidate's pre-activation and the old carry.
+
+        A gate in ``peeks_new_cell`` that reads the cell state arrives as a function of c_t.
+        """
         raise NotImplementedError
 
     def hidden(self, carry: Any) -> Array:
         """The hidden state h (the cell's output) held in a carry."""
         return carry
+
+    def cell(self, carry: Any) -> Array:
+        """The cell state c held in a carry (families with ``has_cell``)."""
+        raise NotImplementedError
 
     def zeros_carry(self, shape: tuple[int, ...], dtype: Any) -> Any:
         return jnp.zeros(shape, dtype)
@@ -124,6 +136,10 @@ class LSTM(Family):
         c_t  = f_t ⊙ c_{t-1} + i_t ⊙ c~_t
         h_t  = o_t ⊙ tanh(c_t)
 
+    With peepholes (spec letter ``c``; Graves 2013, the LSTM of Chung et al. 2014) a gate adds
+    a diagonal term of the cell state: a_i and a_f get V_i ⊙ c_{t-1} and V_f ⊙ c_{t-1}, a_o
+    gets V_o ⊙ c_t (the new state, so o_t is computed after c_t).
+
     The carry is (c, h), as in ``flax.linen.LSTMCell``. b_f starts at 1 (Jozefowicz et al. 2015).
     """
 
@@ -131,14 +147,20 @@ class LSTM(Family):
     gates = ("i", "f", "o")
     candidate = "c"
     forget_gate = "f"
+    has_cell = True
+    peeks_new_cell = ("o",)
 
     def update(self, gates, a_cand, carry):
         c, _ = carry
         c = gates["f"] * c + gates["i"] * jnp.tanh(a_cand)
-        return c, gates["o"] * jnp.tanh(c)
+        o = gates["o"](c) if callable(gates["o"]) else gates["o"]
+        return c, o * jnp.tanh(c)
 
     def hidden(self, carry):
         return carry[1]
+
+    def cell(self, carry):
+        return carry[0]
 
     def zeros_carry(self, shape, dtype):
         return jnp.zeros(shape, dtype), jnp.zeros(shape, dtype)
@@ -189,6 +211,8 @@ class Variant:
                 shapes[param_name("W", g)] = (m, n)
             if s.h:
                 shapes[param_name("U", g)] = (n, n)
+            if s.c:
+                shapes[param_name("V", g)] = (n,)
             if s.b:
                 shapes[param_name("b", g)] = (n,)
         c = self.family.candidate
@@ -217,6 +241,12 @@ def variant(family: str, spec: str | GateSpec = "xhb", **gate_specs: str | GateS
         )
     default = GateSpec.parse(spec)
     specs = tuple((g, GateSpec.parse(gate_specs.get(g, default))) for g in fam.gates)
+    peeking = [g for g, s in specs if s.c]
+    if peeking and not fam.has_cell:
+        raise ValueError(
+            f"Gate(s) {peeking} of family {family!r} read the cell state ('c'), but only a "
+            f"family with a cell state has one: {[f for f, v in FAMILIES.items() if v.has_cell]}."
+        )
     return Variant(fam, specs)
 
 
@@ -231,6 +261,7 @@ VARIANTS: dict[str, Variant] = {
     "lstm1": variant("lstm", "hb"),
     "lstm2": variant("lstm", "h"),
     "lstm3": variant("lstm", "b"),
+    "lstm_peephole": variant("lstm", "xhcb"),
     "tanh": variant("tanh"),
 }
 
@@ -283,6 +314,7 @@ class Cell(nn.RNNCellBase):
     kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
     recurrent_kernel_init: nn.initializers.Initializer = nn.initializers.orthogonal()
     bias_init: nn.initializers.Initializer = nn.initializers.zeros_init()
+    peephole_init: nn.initializers.Initializer = nn.initializers.zeros_init()
     forget_bias: float = 1.0
     param_dtype: Any = jnp.float32
 
@@ -297,7 +329,12 @@ class Cell(nn.RNNCellBase):
             raise ValueError(f"features must be positive, got {self.features}.")
         v = self.resolved
         forget_b = v.family.forget_gate and param_name("b", v.family.forget_gate)
-        inits = {"W": self.kernel_init, "U": self.recurrent_kernel_init, "b": self.bias_init}
+        inits = {
+            "W": self.kernel_init,
+            "U": self.recurrent_kernel_init,
+            "V": self.peephole_init,
+            "b": self.bias_init,
+        }
         params = {}
         for name, shape in v.param_shapes(in_features, self.features).items():
             init = inits[name[0]]

@@ -8,6 +8,7 @@ For a sequence x [B, T, m] and a variant with n units the work is split by what 
    that use h (and the candidate's, where it reads h directly) fused into one matmul
    h_{t-1} @ [n, j·n]; a reset-before candidate needs a second, U_h (r_t ⊙ h_{t-1}).
 3. Gates that use only a bias are constants, σ(b_g), computed once outside the loop.
+4. Peepholes V_g ⊙ c (an LSTM gate whose spec has ``c``) are pointwise work inside the loop.
 
 Variable lengths: step t of sequence b is valid when t < lengths[b]. Past its end a sequence
 keeps its carry (so the final carry is the last valid state) and outputs zeros. The reverse
@@ -40,7 +41,8 @@ def plan(variant: Variant) -> dict[str, tuple[str, ...]]:
 
     x_terms: gates (then the candidate) whose W x_t + b is precomputed for all steps;
     h_terms: gates (then the candidate, when it reads h directly) fused into U_1;
-    h_bias: gates with h and a bias but no x term (the bias is added inside the loop);
+    loop_bias: gates with a bias, no x term and not constant (the bias is added in the loop);
+    peep: gates that read the cell state through a diagonal V_g;
     constant: bias-only gates.
     """
     fam = variant.family
@@ -49,7 +51,10 @@ def plan(variant: Variant) -> dict[str, tuple[str, ...]]:
     return {
         "x_terms": (*(g for g in fam.gates if specs[g].x), fam.candidate),
         "h_terms": (*(g for g in fam.gates if specs[g].h), *((fam.candidate,) if direct else ())),
-        "h_bias": tuple(g for g in fam.gates if specs[g].b and specs[g].h and not specs[g].x),
+        "loop_bias": tuple(
+            g for g in fam.gates if specs[g].b and not specs[g].x and not specs[g].constant
+        ),
+        "peep": tuple(g for g in fam.gates if specs[g].c),
         "constant": tuple(g for g in fam.gates if specs[g].constant),
     }
 
@@ -59,7 +64,8 @@ def fuse(variant: Variant, gate_fn: GateFn, params: Weights) -> Weights:
 
     ``U_1`` [n, j·n]: the recurrent kernels of the h terms, concatenated so the loop does one
     matmul for them; ``U_2`` [n, n]: a reset-before candidate's kernel; the in-loop biases
-    ``b_<g>``; ``b_U`` for a reset-after candidate; the constant gates' values ``g_<g>`` = σ(b_g).
+    ``b_<g>`` and peepholes ``V_<g>``; ``b_U`` for a reset-after candidate; the constant
+    gates' values ``g_<g>`` = σ(b_g).
     """
     p = plan(variant)
     fam = variant.family
@@ -71,8 +77,10 @@ def fuse(variant: Variant, gate_fn: GateFn, params: Weights) -> Weights:
         fused["U_2"] = params[param_name("U", c)]
     if fam.candidate_mode == "after":
         fused["b_U"] = params[param_name("b", "U" + c)]
-    for g in p["h_bias"]:
+    for g in p["loop_bias"]:
         fused[f"b_{g}"] = params[f"b_{g}"]
+    for g in p["peep"]:
+        fused[f"V_{g}"] = params[f"V_{g}"]
     for g in p["constant"]:
         fused[f"g_{g}"] = gate_fn(params[f"b_{g}"])
     return fused
@@ -96,24 +104,38 @@ def project(variant: Variant, params: Weights, x: Array) -> tuple[Array, ...]:
     return tuple(terms)
 
 
-def _gates(variant, gate_fn, small, xp_t, p1):
-    """The gate values, and ``xs`` / ``hs``: the per-term parts of W x_t + b and h_{t-1} @ U_1."""
+def _gates(variant, gate_fn, small, carry, xp_t, p1):
+    """The gate values, and ``xs`` / ``hs``: the per-term parts of W x_t + b and h_{t-1} @ U_1.
+
+    A gate that peeks at the new cell state c_t comes back as a function of c_t."""
+    fam = variant.family
     p = plan(variant)
     xs = dict(zip(p["x_terms"], xp_t, strict=True))
     hs = dict(zip(p["h_terms"], p1 or (), strict=True))
     gates = {}
-    for g in variant.family.gates:
+    for g in fam.gates:
         if g in p["constant"]:
             gates[g] = small[f"g_{g}"]
             continue
         terms = [t for t in (xs.get(g), hs.get(g), small.get(f"b_{g}")) if t is not None]
-        gates[g] = gate_fn(sum(terms[1:], terms[0]))
+        if g in p["peep"] and g not in fam.peeks_new_cell:
+            terms.append(small[f"V_{g}"] * fam.cell(carry))
+        a = sum(terms[1:], terms[0]) if terms else 0.0
+        if g in p["peep"] and g in fam.peeks_new_cell:
+            gates[g] = functools.partial(_peek, gate_fn, a, small[f"V_{g}"])
+        else:
+            gates[g] = gate_fn(a)
     return xs, hs, gates
+
+
+def _peek(gate_fn: GateFn, a: Array, v: Array, c_t: Array) -> Array:
+    """σ(a + V ⊙ c_t): a gate that reads the cell state of its own step."""
+    return gate_fn(a + v * c_t)
 
 
 def _reset_input(variant, gate_fn, small, carry, xp_t, p1) -> Array:
     """r_t ⊙ h_{t-1}, what a reset-before candidate multiplies by U_2."""
-    _, _, gates = _gates(variant, gate_fn, small, xp_t, p1)
+    _, _, gates = _gates(variant, gate_fn, small, carry, xp_t, p1)
     return gates[variant.family.candidate_gate] * variant.family.hidden(carry)
 
 
@@ -121,7 +143,7 @@ def _update(variant, gate_fn, small, carry, xp_t, p1, p2) -> Any:
     """carry_t from carry_{t-1} once the step's matmuls are done: p1 = h_{t-1} @ U_1 (split per
     term) and, for a reset-before candidate, p2 = (r_t ⊙ h_{t-1}) @ U_2. Pointwise work only."""
     fam = variant.family
-    xs, hs, gates = _gates(variant, gate_fn, small, xp_t, p1)
+    xs, hs, gates = _gates(variant, gate_fn, small, carry, xp_t, p1)
     a_cand = xs[fam.candidate]
     if fam.candidate_mode == "direct":
         a_cand = a_cand + hs[fam.candidate]

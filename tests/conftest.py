@@ -14,14 +14,15 @@ ALL_VARIANTS = sorted(gruvar.VARIANTS)
 
 
 def init_params(variant, in_features, features, seed=0, bias_scale=0.5):
-    """Random paper-named parameters for one layer, biases made non-zero so bias terms matter."""
+    """Random paper-named parameters for one layer; biases and peepholes (which start at 0)
+    made non-zero so their terms matter."""
     cell = gruvar.make(variant, features)
     x = np.zeros((1, in_features), np.float32)
     params = cell.init(jax.random.key(seed), cell.initialize_carry(None, x.shape), x)["params"]
     rng = np.random.default_rng(seed)
     return {
         k: (v + bias_scale * rng.standard_normal(v.shape).astype(np.float32))
-        if k.startswith("b")
+        if k.startswith(("b", "V"))
         else v
         for k, v in params.items()
     }

@@ -11,6 +11,11 @@ def sigmoid(a):
     return 1.0 / (1.0 + np.exp(-a))
 
 
+def hard_sigmoid(a):
+    """Keras 1.x-2.2's gate: clip(0.2 a + 0.5, 0, 1)."""
+    return np.clip(0.2 * a + 0.5, 0.0, 1.0)
+
+
 def preact(p, g, x, h):
     """a_g = [W_g x] + [U_g h] + [b_g], each term present only if its parameter exists."""
     a = np.zeros(h.shape[-1])
@@ -23,12 +28,18 @@ def preact(p, g, x, h):
     return a
 
 
-def step(family, p, carry, x):
-    """One step of ``family`` for a single sequence: x [m], carry [n] (or (c, h) for LSTM)."""
+def peephole(p, g, c):
+    """V_g ⊙ c, a diagonal weight on the cell state, or 0 when gate g has none."""
+    return p[f"V_{g}"] * c if f"V_{g}" in p else 0.0
+
+
+def step(family, p, carry, x, gate=sigmoid):
+    """One step of ``family`` for a single sequence: x [m], carry [n] (or (c, h) for LSTM);
+    ``gate`` is the gate nonlinearity (σ unless a test asks for another)."""
     if family in ("gru", "gru_reset_after"):
         h = carry
-        z = sigmoid(preact(p, "z", x, h))
-        r = sigmoid(preact(p, "r", x, h))
+        z = gate(preact(p, "z", x, h))
+        r = gate(preact(p, "r", x, h))
         if family == "gru":
             h_tilde = np.tanh(x @ p["W_h"] + (r * h) @ p["U_h"] + p["b_h"])
         else:
@@ -36,13 +47,15 @@ def step(family, p, carry, x):
         return (1 - z) * h + z * h_tilde
     if family == "mgu":
         h = carry
-        f = sigmoid(preact(p, "f", x, h))
+        f = gate(preact(p, "f", x, h))
         h_tilde = np.tanh(x @ p["W_h"] + (f * h) @ p["U_h"] + p["b_h"])
         return (1 - f) * h + f * h_tilde
-    if family == "lstm":
-        c, h = carry
-        i, f, o = (sigmoid(preact(p, g, x, h)) for g in "ifo")
-        c = f * c + i * np.tanh(x @ p["W_c"] + h @ p["U_c"] + p["b_c"])
+    if family == "lstm":  # with peepholes V_g where present (PAPERS.md §1.1, Graves 2013)
+        c_prev, h = carry
+        i = gate(preact(p, "i", x, h) + peephole(p, "i", c_prev))
+        f = gate(preact(p, "f", x, h) + peephole(p, "f", c_prev))
+        c = f * c_prev + i * np.tanh(x @ p["W_c"] + h @ p["U_c"] + p["b_c"])
+        o = gate(preact(p, "o", x, h) + peephole(p, "o", c))  # o reads c_t, not c_{t-1}
         return c, o * np.tanh(c)
     if family == "tanh":
         return np.tanh(x @ p["W"] + carry @ p["U"] + p["b"])
@@ -53,7 +66,7 @@ def hidden(family, carry):
     return carry[1] if family == "lstm" else carry
 
 
-def run(family, p, x, lengths=None, reverse=False):
+def run(family, p, x, lengths=None, reverse=False, gate=sigmoid):
     """x [B, T, m] -> (outputs [B, T, n], final carry), zero state, padding and reversal per
     sequence by plain indexing: sequence b is x[b, :lengths[b]], read backwards if ``reverse``."""
     p = {k: np.asarray(v, np.float64) for k, v in p.items()}
@@ -67,7 +80,7 @@ def run(family, p, x, lengths=None, reverse=False):
         carry = (np.zeros(n), np.zeros(n)) if family == "lstm" else np.zeros(n)
         steps = range(lengths[b])
         for t in reversed(steps) if reverse else steps:
-            carry = step(family, p, carry, x[b, t])
+            carry = step(family, p, carry, x[b, t], gate)
             ys[b, t] = hidden(family, carry)
         finals.append(carry)
     if family == "lstm":

@@ -25,6 +25,7 @@ FORMULAS = {
     "gru2": lambda m, n: 3 * n * n + n * m + n,
     "gru3": lambda m, n: n * n + n * m + 3 * n,
     "lstm": lambda m, n: 4 * (n * n + n * m + n),
+    "lstm_peephole": lambda m, n: 4 * (n * n + n * m + n) + 3 * n,  # Chung et al.'s LSTM
     "tanh": lambda m, n: n * n + n * m + n,
     "mgu": lambda m, n: 2 * (n * n + n * m + n),
     "gru_reset_after": lambda m, n: 3 * (n * n + n * m + n) + n,
@@ -119,6 +120,7 @@ def test_a_custom_variant_trains_through_the_same_machinery():
         ("gru:z=xyz", "unknown term"),
         ("gru:z", "Empty gate spec|unknown term"),
         ("gru:z=hb,r", "'r' is not of the form gate=spec"),
+        ("gru:z=xhcb", r"\['z'\] of family 'gru' read the cell state.*\['lstm'\]"),
     ],
 )
 def test_unknown_variants_and_bad_specs_are_clear_errors(name, message):
@@ -127,9 +129,35 @@ def test_unknown_variants_and_bad_specs_are_clear_errors(name, message):
 
 
 def test_variants_listing_has_every_paper_variant():
-    assert {"gru", "gru1", "gru2", "gru3", "lstm", "tanh", "mgu", "gru_reset_after"} <= set(
-        cells.VARIANTS
-    )
+    assert {
+        "gru",
+        "gru1",
+        "gru2",
+        "gru3",
+        "lstm",
+        "lstm_peephole",
+        "tanh",
+        "mgu",
+        "gru_reset_after",
+    } <= set(cells.VARIANTS)
+
+
+def test_lstm_peephole_has_chungs_diagonal_weights():
+    """PAPERS.md §1.1: V_i, V_f, V_o diagonal, i.e. one vector [n] each; plain lstm has none."""
+    _, params = n_params("lstm_peephole", 3, 5)
+    assert {k: v.shape for k, v in params.items() if k.startswith("V")} == {
+        "V_i": (5,),
+        "V_f": (5,),
+        "V_o": (5,),
+    }
+    assert not any(k.startswith("V") for k in n_params("lstm", 3, 5)[1])
+
+
+def test_chungs_music_sizes_match_table_1():
+    """Table 1's speech row is exact for the recurrent layer (PAPERS.md §1.3, input 20)."""
+    assert n_params("lstm_peephole", 20, 195)[0] == 169_065
+    assert n_params("gru", 20, 227)[0] == 168_888
+    assert n_params("tanh", 20, 400)[0] == 168_400
 
 
 @pytest.mark.parametrize("variant", ALL_VARIANTS)

@@ -8,27 +8,31 @@ from gruvar.gates import GateSpec
 @pytest.mark.parametrize(
     "text, expected",
     [
-        ("xhb", (True, True, True)),
-        ("hb", (False, True, True)),
-        ("h", (False, True, False)),
-        ("b", (False, False, True)),
-        ("bx", (True, False, True)),
+        ("xhb", (True, True, False, True)),
+        ("hb", (False, True, False, True)),
+        ("h", (False, True, False, False)),
+        ("b", (False, False, False, True)),
+        ("bx", (True, False, False, True)),
+        ("xhcb", (True, True, True, True)),
+        ("c", (False, False, True, False)),
     ],
 )
 def test_parse(text, expected):
     spec = GateSpec.parse(text)
-    assert (spec.x, spec.h, spec.b) == expected
+    assert (spec.x, spec.h, spec.c, spec.b) == expected
     assert GateSpec.parse(str(spec)) == spec
     assert GateSpec.parse(spec) is spec
 
 
 def test_canonical_order():
     assert str(GateSpec.parse("bhx")) == "xhb"
+    assert str(GateSpec.parse("bchx")) == "xhcb"
 
 
 def test_only_bias_is_constant():
     assert GateSpec.parse("b").constant
     assert not GateSpec.parse("hb").constant
+    assert not GateSpec.parse("cb").constant, "a peephole reads the state of each step"
 
 
 @pytest.mark.parametrize(
@@ -44,6 +48,7 @@ def test_invalid_specs_name_the_bad_value_and_the_allowed_ones(text, message):
     with pytest.raises(ValueError, match=message) as err:
         GateSpec.parse(text)
     assert "'b' (bias)" in str(err.value)
+    assert "'c' (cell state" in str(err.value)
 
 
 def test_a_gate_needs_a_term():
