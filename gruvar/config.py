@@ -8,7 +8,7 @@ from __future__ import annotations
 import ml_collections
 from ml_collections import config_dict
 
-from gruvar import cells
+from gruvar import cells, options
 
 OPTIMIZERS = ("rmsprop", "adam", "sgd")
 SCHEDULES = ("constant", "cosine", "linear")
@@ -26,6 +26,9 @@ def default_config() -> ml_collections.ConfigDict:
     c.model.bidirectional = False
     c.model.unroll = 1
     c.model.embed_dim = config_dict.placeholder(int)  # token inputs (IMDB)
+    c.model.init = "flax"  # or "keras", "uniform": gruvar.options.INITIALIZERS
+    c.model.gate = "sigmoid"  # or "hard_sigmoid" (Keras <= 2.2)
+    c.model.forget_bias = 1.0  # an LSTM's b_f at initialisation
 
     c.data = ml_collections.ConfigDict()
     c.data.name = "parity"
@@ -45,6 +48,7 @@ def default_config() -> ml_collections.ConfigDict:
 
     c.train = ml_collections.ConfigDict()
     c.train.num_epochs = 10
+    c.train.weight_noise = 0.0  # std of Gaussian noise on weight matrices, fresh each update
     c.train.log_every_steps = 50
     c.train.eval_every_steps = 0  # 0: once per epoch
     c.train.checkpoint_every_steps = 0  # 0: at each eval
@@ -96,6 +100,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
     ):
         _positive(config, field)
     _positive(config, "optimizer.learning_rate")
+    _choice(config, "model.init", tuple(options.INITIALIZERS))
+    _choice(config, "model.gate", tuple(options.GATES))
     _choice(config, "optimizer.name", OPTIMIZERS)
     _choice(config, "optimizer.schedule", SCHEDULES)
     if config.optimizer.grad_clip_norm is not None:
@@ -105,6 +111,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
             raise ValueError(
                 f"config.{field} must be >= 0 (0: once per epoch), got {_get(config, field)}."
             )
+    if not config.train.weight_noise >= 0:
+        raise ValueError(
+            f"config.train.weight_noise is a standard deviation, >= 0; got "
+            f"{config.train.weight_noise!r}."
+        )
     if config.train.early_stopping_patience is not None:
         _positive(config, "train.early_stopping_patience")
     for lr in config.sweep.learning_rates:

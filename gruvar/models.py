@@ -79,6 +79,7 @@ class SequenceClassifier(nn.Module):
     num_classes: int
     vocab_size: int | None = None
     embed_dim: int | None = None
+    kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
 
     @nn.compact
     def __call__(self, x: Array, lengths: Array | None = None) -> Array:
@@ -87,7 +88,8 @@ class SequenceClassifier(nn.Module):
                 raise ValueError("SequenceClassifier with vocab_size needs embed_dim.")
             x = nn.Embed(self.vocab_size, self.embed_dim, name="embed")(x)
         _, carries = self.rnn(x, lengths)
-        return nn.Dense(self.num_classes, name="head")(self.rnn.final_hidden(carries))
+        head = nn.Dense(self.num_classes, kernel_init=self.kernel_init, name="head")
+        return head(self.rnn.final_hidden(carries))
 
 
 class FramePredictor(nn.Module):
@@ -95,8 +97,9 @@ class FramePredictor(nn.Module):
 
     rnn: RNN
     out_features: int
+    kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
 
     @nn.compact
     def __call__(self, x: Array, lengths: Array | None = None) -> Array:
         outputs, _ = self.rnn(x, lengths)
-        return nn.Dense(self.out_features, name="head")(outputs)
+        return nn.Dense(self.out_features, kernel_init=self.kernel_init, name="head")(outputs)

@@ -24,27 +24,34 @@ import optax
 from flax.training import train_state
 
 import gruvar
+from gruvar import options
 
 Array = jax.Array
 Sums = dict[str, Array]
 
 
 def build_model(config: ml_collections.ConfigDict, dataset) -> nn.Module:
+    """The recurrent layers and the task's head, initialised and gated as ``config.model``
+    names (``gruvar.options``)."""
+    m = config.model
+    cell_inits, head_init = options.INITIALIZERS[m.init]
     rnn = gruvar.RNN(
-        config.model.variant,
-        config.model.features,
-        num_layers=config.model.num_layers,
-        bidirectional=config.model.bidirectional,
-        unroll=config.model.unroll,
+        m.variant,
+        m.features,
+        num_layers=m.num_layers,
+        bidirectional=m.bidirectional,
+        unroll=m.unroll,
+        cell_kwargs={**cell_inits, "gate_fn": options.GATES[m.gate], "forget_bias": m.forget_bias},
     )
     if dataset.kind == "classify":
         return gruvar.SequenceClassifier(
             rnn,
             dataset.num_outputs,
             vocab_size=dataset.vocab_size,
-            embed_dim=config.model.embed_dim,
+            embed_dim=m.embed_dim,
+            kernel_init=head_init,
         )
-    return gruvar.FramePredictor(rnn, dataset.num_outputs)
+    return gruvar.FramePredictor(rnn, dataset.num_outputs, kernel_init=head_init)
 
 
 def make_optimizer(config: ml_collections.ConfigDict, total_steps: int):
@@ -131,10 +138,26 @@ def zero_window(kind: str, runs: int | None = None) -> Sums:
     return window | {"nonfinite_step": np.full(shape, np.iinfo(np.int32).max, np.int32)}
 
 
-def _train_step(kind: str, state, window: Sums, batch: dict[str, Array], rng: Array):
+def with_weight_noise(params, rng: Array, std: float):
+    """params with fresh N(0, std²) noise on every weight matrix (leaves of rank >= 2: W, U,
+    the head's kernel, an embedding); biases and diagonal peepholes stay clean. Graves (2011)'s
+    weight noise as Chung et al. (2014) used it (std 0.075, PAPERS.md §1.6)."""
+    leaves, treedef = jax.tree.flatten(params)
+    keys = jax.random.split(rng, len(leaves))
+    noisy = [
+        p + std * jax.random.normal(k, p.shape, p.dtype) if p.ndim >= 2 else p
+        for p, k in zip(leaves, keys, strict=True)
+    ]
+    return jax.tree.unflatten(treedef, noisy)
+
+
+def _train_step(kind: str, noise: float, state, window: Sums, batch, rng: Array):
     step_rng = jax.random.fold_in(rng, state.step)
 
     def loss_fn(params):
+        # The gradient at the noisy weights updates the clean ones; evaluation never sees noise.
+        if noise:
+            params = with_weight_noise(params, jax.random.fold_in(step_rng, 1), noise)
         logits = state.apply_fn(
             {"params": params}, batch["x"], batch["lengths"], rngs={"noise": step_rng}
         )
@@ -152,17 +175,23 @@ def _train_step(kind: str, state, window: Sums, batch: dict[str, Array], rng: Ar
     return state.apply_gradients(grads=grads), window
 
 
-@functools.partial(jax.jit, static_argnums=0, donate_argnums=(1, 2))
-def train_step(kind: str, state, window: Sums, batch: dict[str, Array], rng: Array):
-    """One update. ``rng`` is folded with the step, one key per step, for stochastic layers."""
-    return _train_step(kind, state, window, batch, rng)
+@functools.partial(jax.jit, static_argnums=0, static_argnames="weight_noise", donate_argnums=(1, 2))
+def train_step(
+    kind: str, state, window: Sums, batch: dict[str, Array], rng: Array, weight_noise: float = 0.0
+):
+    """One update. ``rng`` is folded with the step, one key per step, for weight noise
+    (``weight_noise``: its std, ``with_weight_noise``) and stochastic layers."""
+    return _train_step(kind, weight_noise, state, window, batch, rng)
 
 
-@functools.partial(jax.jit, static_argnums=0, donate_argnums=(1, 2))
-def train_steps(kind: str, states, windows: Sums, batches: dict[str, Array], rngs: Array):
+@functools.partial(jax.jit, static_argnums=0, static_argnames="weight_noise", donate_argnums=(1, 2))
+def train_steps(
+    kind: str, states, windows: Sums, batches: dict[str, Array], rngs: Array, weight_noise=0.0
+):
     """One update of each of K runs at once: every argument has a leading axis of K (``states``
     stacked train states, ``batches`` each run's own batch, ``rngs`` each run's key)."""
-    return jax.vmap(functools.partial(_train_step, kind))(states, windows, batches, rngs)
+    step = functools.partial(_train_step, kind, weight_noise)
+    return jax.vmap(step)(states, windows, batches, rngs)
 
 
 def _eval_step(kind: str, state, batch: dict[str, Array]) -> Sums:

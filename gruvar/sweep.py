@@ -168,7 +168,12 @@ def train_runs(configs: list[ml_collections.ConfigDict], workdirs: list[str]) ->
             batch = stack_batches([dataset.train_batch(step, batch_size, s) for s in seed_of])
             batch["weights"] = np.ones((len(slots), batch_size), np.float32)
             stacked, window = steps.train_steps(
-                kind, stacked, window, parallel.shard_batch(batch, mesh, axis=1), rngs
+                kind,
+                stacked,
+                window,
+                parallel.shard_batch(batch, mesh, axis=1),
+                rngs,
+                weight_noise=base.train.weight_noise,
             )
             step += 1
             done = step == total

@@ -1,0 +1,141 @@
+"""The papers' training options: weight noise, initialiser sets, hard-sigmoid gates."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import reference
+from conftest import init_params
+from test_train import smoke
+
+import gruvar
+from gruvar import data, options, steps
+
+
+def _state_and_batch(**overrides):
+    cfg = smoke("gru,shift", **overrides)
+    dataset = data.load(cfg.data.name, None, **cfg.data.options)
+    state = steps.create_state(cfg, dataset, steps.build_model(cfg, dataset), 100)
+    batch = dataset.train_batch(0, cfg.data.batch_size, cfg.seed)
+    batch["weights"] = np.ones(cfg.data.batch_size, np.float32)
+    return state, batch
+
+
+def _loss_at(state, batch, step, noise):
+    """The training loss a step reports, with the state's step set to ``step``."""
+    state = jax.tree.map(jnp.array, state.replace(step=step))  # a copy: the step donates it
+    _, window = steps.train_step(
+        "frames", state, steps.zero_window("frames"), batch, jax.random.key(7), weight_noise=noise
+    )
+    return float(window["nll"] / window["frames"])
+
+
+def test_weight_noise_is_on_weight_matrices_only_and_has_the_asked_std():
+    params = {"W": jnp.zeros((300, 200)), "U": jnp.zeros((200, 200)), "b": jnp.zeros(200)}
+    noisy = steps.with_weight_noise(params, jax.random.key(0), 0.075)
+    assert np.all(np.asarray(noisy["b"]) == 0), "biases stay clean"
+    for name in ("W", "U"):
+        assert np.std(noisy[name]) == pytest.approx(0.075, rel=0.02)
+    assert not np.allclose(noisy["W"][:200], noisy["U"]), "each matrix draws its own noise"
+
+
+def test_two_updates_see_different_noise():
+    state, batch = _state_and_batch()
+    noisy = [_loss_at(state, batch, step, 0.075) for step in (0, 1, 1)]
+    clean = [_loss_at(state, batch, step, 0.0) for step in (0, 1)]
+    assert clean[0] == clean[1], "without noise, the step number does not change the loss"
+    assert noisy[0] != noisy[1], "steps 0 and 1 drew the same noise"
+    assert noisy[1] == noisy[2], "the noise of a step is a function of (seed, step): resumable"
+    assert abs(noisy[0] - clean[0]) > 1e-4, "noise std 0.075 did not change the loss"
+
+
+def test_evaluation_sees_the_clean_parameters():
+    """A noisy update with a vanishing learning rate leaves the parameters (and so every
+    evaluation) where they were: the noise is drawn for the gradient, never stored."""
+    state, batch = _state_and_batch(**{"optimizer.name": "sgd", "optimizer.learning_rate": 1e-30})
+    before = jax.tree.map(np.array, state.params)
+    eval_before = steps.eval_step("frames", state, batch)
+    new, _ = steps.train_step(
+        "frames", state, steps.zero_window("frames"), batch, jax.random.key(0), weight_noise=0.5
+    )
+    for a, b in zip(jax.tree.leaves(new.params), jax.tree.leaves(before), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-20)
+    eval_after = steps.eval_step("frames", new, batch)
+    assert float(eval_after["nll"]) == pytest.approx(float(eval_before["nll"]), rel=1e-6)
+
+
+def test_noise_std_zero_is_the_noiseless_step_exactly():
+    state, batch = _state_and_batch()
+    key = jax.random.key(3)
+    copy = jax.tree.map(jnp.array, state)
+    plain, w1 = steps.train_step("frames", state, steps.zero_window("frames"), batch, key)
+    zero, w2 = steps.train_step(
+        "frames", copy, steps.zero_window("frames"), batch, key, weight_noise=0.0
+    )
+    for a, b in zip(jax.tree.leaves(plain.params), jax.tree.leaves(zero.params), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert float(w1["nll"]) == float(w2["nll"])
+
+
+def test_hard_sigmoid_is_keras_not_jax():
+    a = jnp.array([-3.0, -2.5, -1.0, 0.0, 1.0, 2.5, 3.0])
+    np.testing.assert_allclose(options.hard_sigmoid(a), [0, 0, 0.3, 0.5, 0.7, 1, 1], atol=1e-7)
+
+
+@pytest.mark.parametrize("variant", ["gru", "lstm_peephole"])
+def test_hard_sigmoid_gates_match_the_reference(variant, rng):
+    params = init_params(variant, 3, 5)
+    x = rng.standard_normal((2, 6, 3)).astype(np.float32)
+    cell = gruvar.make(variant, 5, gate_fn=options.hard_sigmoid)
+    ys, _ = cell.apply({"params": params}, x, method="scan")
+    family = gruvar.cells.get(variant).family.name
+    ref, _ = reference.run(family, params, x, gate=reference.hard_sigmoid)
+    np.testing.assert_allclose(ys, ref, atol=2e-5)
+    plain, _ = reference.run(family, params, x)
+    assert not np.allclose(ref, plain, atol=1e-3), "the test needs gates away from σ's shape"
+
+
+def _params(init, variant="lstm"):
+    cfg = smoke(f"{variant},shift", **{"model.init": init, "model.features": 40})
+    dataset = data.load(cfg.data.name, None, **cfg.data.options)
+    return steps.create_state(cfg, dataset, steps.build_model(cfg, dataset), 10).params
+
+
+def test_keras_initialisers_glorot_w_orthogonal_u_zero_b():
+    params = _params("keras")
+    layer = params["rnn"]["layer_0"]
+    m, n = layer["W_i"].shape
+    for name, value in layer.items():
+        if name.startswith("W"):
+            assert np.max(np.abs(value)) <= np.sqrt(6 / (m + n)), name
+        if name.startswith("U"):
+            np.testing.assert_allclose(value.T @ value, np.eye(n), atol=1e-5, err_msg=name)
+        if name.startswith("b"):
+            np.testing.assert_array_equal(value, 1.0 if name == "b_f" else 0.0, err_msg=name)
+    head = params["head"]["kernel"]
+    assert np.max(np.abs(head)) <= np.sqrt(6 / sum(head.shape))
+
+
+def test_uniform_initialisers_are_librnn_irange():
+    params = _params("uniform", "lstm_peephole")
+    for path, value in jax.tree_util.tree_leaves_with_path(params):
+        name = jax.tree_util.keystr(path)
+        if value.ndim == 2:
+            assert 0.09 < np.max(np.abs(value)) <= 0.1, name
+        elif "'V_" in name:
+            np.testing.assert_array_equal(value, 0.0, err_msg=f"{name}: peepholes start at 0")
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("model.init", "he", r"config.model.init = 'he' is unknown; choose from \['flax'"),
+        ("model.gate", "relu", r"config.model.gate = 'relu' is unknown"),
+        ("train.weight_noise", -0.1, "config.train.weight_noise is a standard deviation"),
+    ],
+)
+def test_bad_option_values_name_the_field(field, value, message):
+    from gruvar import config as config_lib
+
+    with pytest.raises(ValueError, match=message):
+        config_lib.validate(smoke(**{field: value}))
