@@ -71,6 +71,18 @@ def test_permuted_pixel_is_one_fixed_permutation(tmp_path):
     assert not np.array_equal(other.splits["test"].x, permuted["test"].x)
 
 
+def test_a_training_subset_keeps_validation_and_test_whole(tmp_path):
+    fake_mnist(tmp_path)
+    kwargs = {"num_validation": 8, "verify_checksums": False}
+    full = data.load("mnist_pixel", str(tmp_path), **kwargs).splits
+    some = data.load("mnist_pixel", str(tmp_path), num_train=10, **kwargs).splits
+    assert [len(some[s]) for s in ("train", "validation", "test")] == [10, 8, 12]
+    np.testing.assert_array_equal(some["train"].x, full["train"].x[:10])
+    np.testing.assert_array_equal(some["validation"].x, full["validation"].x)
+    with pytest.raises(ValueError, match=r"num_train must be in 1\.\.32"):
+        data.load("mnist_row", str(tmp_path), num_train=33, **kwargs)
+
+
 def test_keras_npz(tmp_path):
     arrays = fake_mnist(tmp_path / "unused")
     (tmp_path / "mnist").mkdir()

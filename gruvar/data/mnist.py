@@ -53,13 +53,15 @@ def load(
     task: str = "row",
     data_dir: str | None = None,
     num_validation: int = 5000,
+    num_train: int | None = None,
     seed: int = 0,
     permutation_seed: int = 0,
     verify_checksums: bool = True,
     source: str = "auto",
     tfds_data_dir: str | None = None,
 ) -> Dataset:
-    """MNIST ``task`` with ``num_validation`` training images held out (chosen by ``seed``)."""
+    """MNIST ``task`` with ``num_validation`` training images held out (chosen by ``seed``);
+    ``num_train`` keeps only that many of the rest (a reduced run; the test set stays whole)."""
     if task not in TASKS:
         raise ValueError(f"Unknown MNIST task {task!r}; choose from {list(TASKS)}.")
     if tfds_source.use(source, "mnist", tfds_data_dir):
@@ -73,6 +75,13 @@ def load(
         arrays = read_arrays(find_dir(data_dir, "mnist", HOW_TO_GET), verify_checksums)
     order = np.random.default_rng(seed).permutation(len(arrays["y_train"]))
     held, kept = order[:num_validation], order[num_validation:]
+    if num_train is not None:
+        if not 0 < num_train <= len(kept):
+            raise ValueError(
+                f"mnist num_train must be in 1..{len(kept)} (the training images left after "
+                f"{num_validation} held out for validation), got {num_train}."
+            )
+        kept = kept[:num_train]
     splits = {
         "train": _split(task, arrays["x_train"][kept], arrays["y_train"][kept], permutation_seed),
         "validation": _split(
