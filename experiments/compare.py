@@ -26,6 +26,9 @@ _LR_DRAWS = flags.DEFINE_integer(
 )
 _LR_LOG_RANGE = flags.DEFINE_list("lr_log_range", ["-12", "-6"], "Range of log learning rate.")
 _LR_SEED = flags.DEFINE_integer("lr_seed", 0, "Seed of the learning-rate draws.")
+_SELECT_SEEDS = flags.DEFINE_integer(
+    "select_seeds", 0, "Choose learning rates with the first N seeds, then run the rest at them."
+)
 _MAX_STACK = flags.DEFINE_integer(
     "max_stack", 0, "At most this many runs per vmapped program (0: a variant's whole grid)."
 )
@@ -56,15 +59,22 @@ def main(argv):
             rates = compare.drawn_learning_rates(_LR_DRAWS.value, low, high, _LR_SEED.value)
         else:
             rates = tuple(float(x) for x in _LRS.value or [base.optimizer.learning_rate])
-        jobs = compare.plan(
-            configs, compare.seeds_from(_SEEDS.value), rates, workdir, _MAX_STACK.value
-        )
         slurm = {"timeout_min": _TIMEOUT_MIN.value} if _LAUNCHER.value != "local" else {}
         if _LAUNCHER.value == "slurm":
             slurm |= {"gpus_per_node": _GPUS.value}
             if _SLURM_PARTITION.value:
                 slurm["slurm_partition"] = _SLURM_PARTITION.value
-        compare.launch(jobs, _LAUNCHER.value, f"{workdir}/submitit", **slurm)
+        seeds = compare.seeds_from(_SEEDS.value)
+        compare.run(
+            configs,
+            seeds,
+            rates,
+            workdir,
+            _LAUNCHER.value,
+            _MAX_STACK.value,
+            _SELECT_SEEDS.value,
+            **slurm,
+        )
     paths = compare.report(workdir)
     with open(paths["results.md"]) as f:
         print(f.read())

@@ -12,6 +12,11 @@ process or as one job each through submitit (SLURM, or its local executor). A fi
 skipped and an interrupted one resumes, so re-running the same command picks up where it
 stopped; the report is built from whatever run directories exist.
 
+With ``select_seeds`` = N (``run``), learning rates are chosen first with the first N seeds
+only; the other seeds then train at each variant's chosen rate (Chung et al.'s search, made
+affordable: 10 rates x 1 seed + 2 seeds, not 10 x 3). The choice is made on validation, as
+everywhere here.
+
 A task config file gives ``get_config("<variant>,<task>[,modifiers]")``, so a config can
 size each variant (e.g. hidden units matched to a parameter budget).
 """
@@ -77,16 +82,20 @@ def drawn_learning_rates(n: int, low: float, high: float, seed: int) -> tuple[fl
 def plan(
     configs: Mapping[str, ml_collections.ConfigDict],
     seeds: Sequence[int],
-    learning_rates: Sequence[float],
+    learning_rates: Sequence[float] | Mapping[str, Sequence[float]],
     workdir: str,
     max_stack: int = 0,
+    also_expected: Sequence[str] = (),
 ) -> list[tuple[list[ml_collections.ConfigDict], list[str]]]:
     """The jobs of a grid: for each variant, its (seed, learning rate) runs in stacks of at
-    most ``max_stack`` (0: all of them in one stack). Writes ``grid.json``."""
-    jobs, expected = [], []
+    most ``max_stack`` (0: all of them in one stack); ``learning_rates`` may map each variant
+    to its own. Writes ``grid.json`` (these runs and ``also_expected``)."""
+    jobs, expected = [], list(also_expected)
     for variant, config in configs.items():
+        rates = learning_rates[variant] if isinstance(learning_rates, Mapping) else learning_rates
+        config = ml_collections.ConfigDict(config.to_dict())
         config.sweep.seeds = tuple(seeds)
-        config.sweep.learning_rates = tuple(learning_rates)
+        config.sweep.learning_rates = tuple(rates)
         runs = sweep.grid(config, os.path.join(workdir, directory_name(variant)))
         expected += [os.path.relpath(d, workdir) for _, d in runs]
         size = max_stack or len(runs)
@@ -97,6 +106,54 @@ def plan(
     with open(os.path.join(workdir, "grid.json"), "w") as f:
         json.dump({"runs": expected}, f, indent=2)
     return jobs
+
+
+def run(
+    configs: Mapping[str, ml_collections.ConfigDict],
+    seeds: Sequence[int],
+    learning_rates: Sequence[float],
+    workdir: str,
+    launcher: str = "local",
+    max_stack: int = 0,
+    select_seeds: int = 0,
+    **slurm: Any,
+) -> None:
+    """Trains the grid (resuming what exists). With ``select_seeds`` = N > 0 and several
+    learning rates, first the first N seeds at every rate, then the other seeds at each
+    variant's rate chosen on validation by ``chosen_rates``."""
+    folder = os.path.join(workdir, "submitit")
+    if not 0 < select_seeds < len(seeds) or len(learning_rates) == 1:
+        launch(plan(configs, seeds, learning_rates, workdir, max_stack), launcher, folder, **slurm)
+        return
+    first = plan(configs, seeds[:select_seeds], learning_rates, workdir, max_stack)
+    launch(first, launcher, folder, **slurm)
+    rates = chosen_rates(workdir, list(configs))
+    chosen = ", ".join(f"{v} {r:g}" for v, r in rates.items())
+    print(f"learning rates chosen on validation with seeds {seeds[:select_seeds]}: {chosen}")
+    done = [os.path.relpath(d, workdir) for _, dirs in first for d in dirs]
+    per_variant = {v: (r,) for v, r in rates.items()}
+    rest = plan(configs, seeds[select_seeds:], per_variant, workdir, max_stack, done)
+    launch(rest, launcher, folder, **slurm)
+
+
+def chosen_rates(workdir: str, variants: Sequence[str]) -> dict[str, float]:
+    """Each variant's learning rate with the best mean validation metric over its finished runs
+    (each run at its best-validation evaluation); ties go to the smaller rate."""
+    results = analysis.run_results(analysis.load_runs(workdir))
+    results = results[results["status"].isin(["complete", "stopped_early"])]
+    top = results["run"].str.split(os.sep).str[0]
+    rates = {}
+    for variant in variants:
+        mine = results[top == directory_name(variant)].dropna(subset=["validation"])
+        if mine.empty:
+            raise RuntimeError(
+                f"No finished run of {variant} under {workdir} has a finite validation metric, "
+                f"so no learning rate can be chosen; see its runs' summary.json."
+            )
+        means = mine.groupby("learning_rate")["validation"].mean().sort_index()
+        higher = analysis.METRICS[mine["metric"].iloc[0]]
+        rates[variant] = float(means.idxmax() if higher else means.idxmin())
+    return rates
 
 
 def directory_name(variant: str) -> str:
