@@ -26,6 +26,9 @@ _LR_DRAWS = flags.DEFINE_integer(
 )
 _LR_LOG_RANGE = flags.DEFINE_list("lr_log_range", ["-12", "-6"], "Range of log learning rate.")
 _LR_SEED = flags.DEFINE_integer("lr_seed", 0, "Seed of the learning-rate draws.")
+_RATES_FROM = flags.DEFINE_string(
+    "learning_rates_from", None, "Use the rates another comparison chose (its chosen_rates.json)."
+)
 _SELECT_SEEDS = flags.DEFINE_integer(
     "select_seeds", 0, "Choose learning rates with the first N seeds, then run the rest at them."
 )
@@ -54,7 +57,9 @@ def main(argv):
         overrides = config_flags.get_override_values(flags.FLAGS["config"])
         variants = _VARIANTS.value or [base.model.variant]
         configs = {v: compare.variant_config(path, arg, v, overrides) for v in variants}
-        if _LR_DRAWS.value:
+        if _RATES_FROM.value:
+            rates = compare.rates_chosen_in(_RATES_FROM.value, variants)
+        elif _LR_DRAWS.value:
             low, high = (float(x) for x in _LR_LOG_RANGE.value)
             rates = compare.drawn_learning_rates(_LR_DRAWS.value, low, high, _LR_SEED.value)
         else:

@@ -37,6 +37,7 @@ import numpy as np
 from gruvar import analysis, sweep
 
 LAUNCHERS = ("local", "slurm", "submitit_local", "submitit_debug")
+CHOSEN = "chosen_rates.json"  # the learning rates a --select_seeds comparison chose
 
 
 def load_config_module(path: str):
@@ -111,7 +112,7 @@ def plan(
 def run(
     configs: Mapping[str, ml_collections.ConfigDict],
     seeds: Sequence[int],
-    learning_rates: Sequence[float],
+    learning_rates: Sequence[float] | Mapping[str, Sequence[float]],
     workdir: str,
     launcher: str = "local",
     max_stack: int = 0,
@@ -120,20 +121,40 @@ def run(
 ) -> None:
     """Trains the grid (resuming what exists). With ``select_seeds`` = N > 0 and several
     learning rates, first the first N seeds at every rate, then the other seeds at each
-    variant's rate chosen on validation by ``chosen_rates``."""
+    variant's rate chosen on validation by ``chosen_rates`` (saved in ``chosen_rates.json``).
+    ``learning_rates`` may also map each variant to its own rates."""
     folder = os.path.join(workdir, "submitit")
-    if not 0 < select_seeds < len(seeds) or len(learning_rates) == 1:
+    fixed = isinstance(learning_rates, Mapping) or len(learning_rates) == 1
+    if fixed or not 0 < select_seeds < len(seeds):
         launch(plan(configs, seeds, learning_rates, workdir, max_stack), launcher, folder, **slurm)
         return
     first = plan(configs, seeds[:select_seeds], learning_rates, workdir, max_stack)
     launch(first, launcher, folder, **slurm)
     rates = chosen_rates(workdir, list(configs))
+    with open(os.path.join(workdir, CHOSEN), "w") as f:
+        json.dump({"seeds": list(seeds[:select_seeds]), "learning_rates": rates}, f, indent=2)
     chosen = ", ".join(f"{v} {r:g}" for v, r in rates.items())
     print(f"learning rates chosen on validation with seeds {seeds[:select_seeds]}: {chosen}")
     done = [os.path.relpath(d, workdir) for _, dirs in first for d in dirs]
     per_variant = {v: (r,) for v, r in rates.items()}
     rest = plan(configs, seeds[select_seeds:], per_variant, workdir, max_stack, done)
     launch(rest, launcher, folder, **slurm)
+
+
+def rates_chosen_in(workdir: str, variants: Sequence[str]) -> dict[str, tuple[float]]:
+    """The learning rates another comparison chose (its ``chosen_rates.json``), per variant:
+    e.g. Chung's other music sets at the rates JSB's validation picked."""
+    path = os.path.join(workdir, CHOSEN)
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"{path} does not exist: run that comparison with --select_seeds first."
+        )
+    with open(path) as f:
+        chosen = json.load(f)["learning_rates"]
+    missing = sorted(set(variants) - set(chosen))
+    if missing:
+        raise ValueError(f"{path} chose no learning rate for {missing}; it has {sorted(chosen)}.")
+    return {v: (chosen[v],) for v in variants}
 
 
 def chosen_rates(workdir: str, variants: Sequence[str]) -> dict[str, float]:
