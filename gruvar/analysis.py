@@ -217,6 +217,50 @@ def to_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines + (["", *notes] if notes else [])) + "\n"
 
 
+def by_learning_rate(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per (variant, learning rate; rates falling) over its finished runs: n seeds,
+    validation and test metric (mean, std) at each run's best-validation evaluation. Nothing
+    is selected here: this shows how each variant fares at every rate (Dey & Salem's tables
+    are per rate)."""
+    results = run_results(runs)
+    done = results[results["status"].isin(["complete", "stopped_early"])]
+    done = done.dropna(subset=["validation"])
+    rows = []
+    done = done.sort_values("learning_rate", ascending=False, kind="stable")
+    for (variant, lr), group in done.groupby(["variant", "learning_rate"], sort=False):
+        rows.append(
+            {
+                "variant": variant,
+                "learning_rate": lr,
+                "metric": group["metric"].iloc[0],
+                "n": len(group),
+                "validation_mean": group["validation"].mean(),
+                "test_mean": group["test"].mean(),
+                "test_std": group["test"].std(ddof=1) if len(group) > 1 else np.nan,
+                "train_mean": group["train"].mean(),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def by_learning_rate_markdown(table: pd.DataFrame) -> str:
+    """``by_learning_rate``'s table as GitHub markdown."""
+    header = "| variant | lr | n | train | validation | test (mean ± std) |"
+    lines = [header, _rule(header)]
+    for row in table.to_dict("records"):
+        scale, unit = (100.0, "%") if row["metric"] == "accuracy" else (1.0, "")
+        cells = [
+            str(row["variant"]),
+            f"{row['learning_rate']:.3g}",
+            str(row["n"]),
+            _number(row["train_mean"], scale, unit),
+            _number(row["validation_mean"], scale, unit),
+            _mean_std(row["test_mean"], row["test_std"], scale, unit),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def learning_curves(runs: pd.DataFrame, path: str) -> str:
     """Validation metric vs step and vs wall time of each variant's selected runs: the mean
     over seeds, with a band from the lowest to the highest seed. Saved as PNG at ``path``."""

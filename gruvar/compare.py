@@ -5,6 +5,7 @@ Layout of a comparison directory::
     <workdir>/grid.json                      the runs the grid expects
     <workdir>/<variant>/seed<s>_lr<lr>/      one ordinary run directory per run
     <workdir>/results.md, results.csv        one row per variant (gruvar.analysis.summarize)
+    <workdir>/results_by_lr.md               one row per variant and learning rate
     <workdir>/curves.png, test_vs_params.png
 
 Each variant's runs train as sweeps (``gruvar.sweep.train_runs``: vmapped, resumable), in
@@ -226,6 +227,7 @@ def report(workdir: str) -> dict[str, str]:
     paths = {
         "results.md": os.path.join(workdir, "results.md"),
         "results.csv": os.path.join(workdir, "results.csv"),
+        "results_by_lr.md": os.path.join(workdir, "results_by_lr.md"),
         "curves": analysis.learning_curves(runs, os.path.join(workdir, "curves.png")),
         "test_vs_params": analysis.test_vs_params(
             table, os.path.join(workdir, "test_vs_params.png")
@@ -234,6 +236,8 @@ def report(workdir: str) -> dict[str, str]:
     table.to_csv(paths["results.csv"], index=False)
     with open(paths["results.md"], "w") as f:
         f.write(analysis.to_markdown(table))
+    with open(paths["results_by_lr.md"], "w") as f:
+        f.write(analysis.by_learning_rate_markdown(analysis.by_learning_rate(runs)))
     return paths
 
 

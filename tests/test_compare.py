@@ -176,3 +176,54 @@ def test_the_analysis_notebook_runs_on_a_comparison(tmp_path, monkeypatch):
         if "image/png" in output.get("data", {})
     ]
     assert len(images) == 2
+
+
+def test_select_seeds_chooses_rates_with_the_first_seed_then_runs_the_rest(tmp_path):
+    compare_cli(tmp_path, "--seeds=3", "--select_seeds=1")
+    chosen = json.loads((tmp_path / "chosen_rates.json").read_text())
+    assert chosen["seeds"] == [0]
+    grid = set(json.loads((tmp_path / "grid.json").read_text())["runs"])
+    for variant in ("gru", "tanh"):
+        best = {
+            lr: json.loads((tmp_path / variant / f"seed0_lr{lr}" / "summary.json").read_text())[
+                "best"
+            ]["validation"]["accuracy"]
+            for lr in (0.001, 0.01)
+        }
+        lr = max(sorted(best), key=best.get)  # of equals, the smaller rate
+        assert chosen["learning_rates"][variant] == lr
+        runs = {str(p.relative_to(tmp_path)) for p in (tmp_path / variant).iterdir()}
+        expected = {f"{variant}/seed0_lr0.001", f"{variant}/seed0_lr0.01"}
+        expected |= {f"{variant}/seed{s}_lr{lr:g}" for s in (1, 2)}
+        assert runs == expected, "seeds 1 and 2 ran at the chosen rate only"
+        assert expected <= grid
+    table = pd.read_csv(tmp_path / "results.csv").set_index("variant")
+    assert list(table["n"]) == [3, 3]
+
+    other = tmp_path / "other"
+    compare_cli(other, "--seeds=1", f"--learning_rates_from={tmp_path}")
+    for variant in ("gru", "tanh"):
+        lr = chosen["learning_rates"][variant]
+        assert [p.name for p in (other / variant).iterdir()] == [f"seed0_lr{lr:g}"]
+
+
+def test_learning_rates_from_a_comparison_without_a_choice_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="run that comparison with --select_seeds"):
+        compare.rates_chosen_in(str(tmp_path), ["gru"])
+    (tmp_path / "chosen_rates.json").write_text(json.dumps({"learning_rates": {"gru": 0.1}}))
+    with pytest.raises(ValueError, match=r"chose no learning rate for \['lstm'\]"):
+        compare.rates_chosen_in(str(tmp_path), ["gru", "lstm"])
+
+
+def test_the_per_learning_rate_table_keeps_every_rate(tmp_path):
+    write_run(tmp_path, "gru3/seed0_lr0.001", "gru3", 0, 1e-3, [(1, 0.30, 0.31), (2, 0.20, 0.9)])
+    write_run(tmp_path, "gru3/seed1_lr0.001", "gru3", 1, 1e-3, [(1, 0.40, 0.41)])
+    write_run(tmp_path, "gru3/seed0_lr0.0001", "gru3", 0, 1e-4, [(1, 0.60, 0.59)])
+    write_run(tmp_path, "gru3/seed1_lr0.0001", "gru3", 1, 1e-4, [(1, 0.6, 0.5)], status=None)
+    table = analysis.by_learning_rate(analysis.load_runs(str(tmp_path)))
+    rows = table.set_index("learning_rate")
+    assert list(rows["n"]) == [2, 1], "unfinished runs are left out"
+    assert rows.loc[1e-3, "test_mean"] == pytest.approx(0.36), "test at best validation"
+    markdown = analysis.by_learning_rate_markdown(table)
+    assert "| gru3 | 0.001 | 2 | 90% | 35% | 36 ± 7.1% |" in markdown
+    assert "| gru3 | 0.0001 | 1 | 90% | 60% | 59% |" in markdown
