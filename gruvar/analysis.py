@@ -227,6 +227,8 @@ def by_learning_rate(runs: pd.DataFrame) -> pd.DataFrame:
     done = done.dropna(subset=["validation"])
     rows = []
     done = done.sort_values("learning_rate", ascending=False, kind="stable")
+    variants = {v: i for i, v in enumerate(results["variant"].unique())}
+    done = done.sort_values("variant", key=lambda v: v.map(variants), kind="stable")
     for (variant, lr), group in done.groupby(["variant", "learning_rate"], sort=False):
         rows.append(
             {
