@@ -90,7 +90,7 @@ def get_config(arg: str = "gru,mnist_row"):
             c.model.embed_dim = 8
             c.data.options.num_words = 500
             c.data.options.maxlen = 20
-        if task != "imdb":
+        else:
             c.data.options.num_train = 64
     c.lock()
     return c

@@ -283,6 +283,8 @@ def learning_curves(runs: pd.DataFrame, path: str) -> str:
     for ax, xlabel in zip(axes, ("step", "wall time (s)"), strict=True):
         ax.set_xlabel(xlabel)
         ax.set_ylabel(f"validation {metric}")
+        if metric == "nll":  # as Chung et al.'s figures: the late differences stay visible
+            ax.set_yscale("log")
         ax.grid(alpha=0.3)
     axes[0].legend()
     fig.tight_layout()
