@@ -108,11 +108,17 @@ def run_results(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def finished(results: pd.DataFrame) -> pd.DataFrame:
+    """The runs of ``run_results`` that finished (complete or stopped early) with a finite
+    validation metric: the only ones any selection or table counts."""
+    done = results[results["status"].isin(["complete", "stopped_early"])]
+    return done.dropna(subset=["validation"])
+
+
 def select(results: pd.DataFrame) -> pd.DataFrame:
     """For each (variant, seed), the finished run with the best validation metric (of equals,
     the one with the smaller learning rate)."""
-    done = results[results["status"].isin(["complete", "stopped_early"])]
-    done = done.dropna(subset=["validation"])
+    done = finished(results)
     keep = []
     for _, group in done.groupby(["variant", "seed"], sort=False):
         group = group.sort_values("learning_rate", kind="stable")  # ties: the smaller rate
@@ -223,8 +229,7 @@ def by_learning_rate(runs: pd.DataFrame) -> pd.DataFrame:
     is selected here: this shows how each variant fares at every rate (Dey & Salem's tables
     are per rate)."""
     results = run_results(runs)
-    done = results[results["status"].isin(["complete", "stopped_early"])]
-    done = done.dropna(subset=["validation"])
+    done = finished(results)
     rows = []
     done = done.sort_values("learning_rate", ascending=False, kind="stable")
     variants = {v: i for i, v in enumerate(results["variant"].unique())}

@@ -161,12 +161,11 @@ def rates_chosen_in(workdir: str, variants: Sequence[str]) -> dict[str, tuple[fl
 def chosen_rates(workdir: str, variants: Sequence[str]) -> dict[str, float]:
     """Each variant's learning rate with the best mean validation metric over its finished runs
     (each run at its best-validation evaluation); ties go to the smaller rate."""
-    results = analysis.run_results(analysis.load_runs(workdir))
-    results = results[results["status"].isin(["complete", "stopped_early"])]
+    results = analysis.finished(analysis.run_results(analysis.load_runs(workdir)))
     top = results["run"].str.split(os.sep).str[0]
     rates = {}
     for variant in variants:
-        mine = results[top == directory_name(variant)].dropna(subset=["validation"])
+        mine = results[top == directory_name(variant)]
         if mine.empty:
             raise RuntimeError(
                 f"No finished run of {variant} under {workdir} has a finite validation metric, "
