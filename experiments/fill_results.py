@@ -1,0 +1,39 @@
+"""Rewrite RESULTS.md's tables from the committed results/<paper>/<grid>/results.csv files.
+
+python experiments/fill_results.py        # after copying a grid's evidence into results/
+
+See gruvar/results_md.py for which grids go where.
+"""
+
+import importlib.util
+import os
+
+from absl import app, flags
+
+from gruvar.results_md import render
+
+_RESULTS = flags.DEFINE_string("results_dir", "results", "Where the grids' evidence lies.")
+_RESULTS_MD = flags.DEFINE_string("results_md", "RESULTS.md", "The file whose tables to rewrite.")
+_CHUNG_CONFIG = os.path.join(os.path.dirname(__file__), "..", "configs", "chung.py")
+
+
+def chung_recurrent_params(variant: str) -> int:
+    """The recurrent layer's parameter count at the units configs/chung.py gives ``variant``."""
+    spec = importlib.util.spec_from_file_location("chung_config", _CHUNG_CONFIG)
+    chung = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(chung)
+    return chung.recurrent_params(variant, chung.matched_units(variant))
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    with open(_RESULTS_MD.value) as f:
+        text = render(f.read(), _RESULTS.value, chung_recurrent_params)
+    with open(_RESULTS_MD.value, "w") as f:
+        f.write(text)
+    print(f"{_RESULTS_MD.value}: tables rewritten from {_RESULTS.value}/*/*/results.csv.")
+
+
+if __name__ == "__main__":
+    app.run(main)

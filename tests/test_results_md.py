@@ -1,0 +1,92 @@
+"""RESULTS.md's tables come from the committed CSVs: built by code, checked against the file."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gruvar import results_md
+
+ROOT = Path(__file__).parents[1]
+sys.path.insert(0, str(ROOT))
+from configs import chung  # noqa: E402
+
+
+def grid(variants, test_mean, paper, metric="nll"):
+    n = len(variants)
+    return pd.DataFrame(
+        {
+            "variant": variants,
+            "params": [1000 + i for i in range(n)],
+            "metric": metric,
+            "test_mean": test_mean,
+            "test_std": [0.01] * n,
+            "n": [3] * n,
+            "paper": paper,
+            "learning_rates": ["0.001"] * n,
+            "steps": [2800.0] * n,
+            "wall_time_s": [191.4] * n,
+        }
+    )
+
+
+def cells(row: str) -> list[str]:
+    return [c.strip() for c in row.strip("|").split("|")]
+
+
+def test_music_rows_compare_with_the_paper_and_mark_the_5_percent_target():
+    table = grid(["gru", "tanh"], [8.54 * 1.05, 9.10 * 1.06], [8.54, 9.10])
+    rows = results_md.music_table({"jsb": table}, recurrent=lambda v: {"gru": 7, "tanh": 9}[v])
+    gru, tanh = (cells(r) for r in rows.splitlines()[2:])
+    assert gru[:3] == ["jsb", "gru", "8.54"]
+    assert gru[3] == f"{8.54 * 1.05:.3f} ± 0.010"
+    assert (gru[5], gru[6]) == ("+5.0%", "yes"), "exactly 5% above the paper meets the target"
+    assert (tanh[5], tanh[6]) == ("+6.0%", "no")
+    assert gru[7] == "1,000 / 7" and tanh[7] == "1,001 / 9"
+
+
+def test_accuracy_rows_give_each_variant_against_gru():
+    table = grid(["gru", "gru3"], [0.9873, 0.9751], [np.nan, 0.596], metric="accuracy")
+    rows = results_md.accuracy_table({"mnist_row": table}).splitlines()[2:]
+    gru, gru3 = (cells(r) for r in rows)
+    assert gru[2:6] == ["–", "98.73 ± 1.00%", "3", "–"]
+    assert gru3[2] == "59.6%"
+    assert gru3[5] == f"{(0.9751 - 0.9873) * 100:+.2f} pt"
+
+
+def test_fill_replaces_only_the_named_table():
+    a = "<!-- table:a -->\n| old |\n<!-- /table -->\n"
+    text = f"intro\n{a}middle\n" + a.replace(":a", ":b").replace("old", "b")
+    out = results_md.fill(text, "a", "| new |")
+    assert out == text.replace("| old |", "| new |")
+
+
+@pytest.mark.parametrize("count", [0, 2])
+def test_fill_needs_exactly_one_marked_table(count):
+    text = "<!-- table:a -->\n| x |\n<!-- /table -->\n" * count
+    with pytest.raises(ValueError, match="exactly one '<!-- table:a -->'"):
+        results_md.fill(text, "a", "| y |")
+
+
+def test_grids_come_in_the_papers_task_order(tmp_path):
+    for name in ["pianomidi", "jsb", "nottingham_60epochs", "nottingham", "other"]:
+        (tmp_path / name).mkdir()
+        grid(["gru"], [1.0], [1.0]).to_csv(tmp_path / name / "results.csv", index=False)
+    assert list(results_md.grids(str(tmp_path))) == [
+        "jsb",
+        "nottingham",
+        "nottingham_60epochs",
+        "pianomidi",
+        "other",
+    ]
+
+
+def test_the_committed_results_md_matches_the_committed_csvs():
+    """Nobody typed a number into RESULTS.md: rebuilding its tables changes nothing."""
+    text = (ROOT / "RESULTS.md").read_text()
+    rebuilt = results_md.render(
+        text, str(ROOT / "results"), lambda v: chung.recurrent_params(v, chung.matched_units(v))
+    )
+    assert rebuilt == text, "RESULTS.md is out of date: run python experiments/fill_results.py"
