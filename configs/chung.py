@@ -9,8 +9,14 @@
         --max_stack=5 --workdir=results/chung/jsb
     # The other sets, reduced (see below), at the rates JSB chose:
     python experiments/compare.py --config=configs/chung.py:nottingham,reduced \\
-        --variants=tanh,gru,lstm_peephole --seeds=3 --workdir=results/chung/nottingham \\
-        --learning_rates=<the rate each model chose on JSB>   # one variant at a time
+        --variants=tanh,gru,lstm_peephole --seeds=3 --workdir=results/chung/nottingham_20epochs \\
+        --learning_rates_from=results/chung/jsb
+    # Nottingham (MuseData: 50 epochs) with a search of its own over two of JSB's draws, the
+    # largest that trained stably there; every seed runs both, each keeps its best on validation:
+    python experiments/compare.py --config=configs/chung.py:nottingham \\
+        --config.train.num_epochs=60 --config.train.early_stopping_patience=10 \\
+        --variants=tanh,gru,lstm_peephole --seeds=3 --learning_rates=0.00168,0.000808 \\
+        --workdir=results/chung/nottingham_60epochs
 
 Argument: ``[<variant>,]<set>[,reduced|quick|smoke]``, set one of jsb, nottingham, musedata,
 pianomidi (``../shared/data/polyphonic``, or --config.data.data_dir / $GRUVAR_DATA_DIR).
