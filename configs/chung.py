@@ -11,8 +11,8 @@
     python experiments/compare.py --config=configs/chung.py:nottingham,reduced \\
         --variants=tanh,gru,lstm_peephole --seeds=3 --workdir=results/chung/nottingham_20epochs \\
         --learning_rates_from=results/chung/jsb
-    # Nottingham (MuseData: 50 epochs) with a search of its own over two of JSB's draws, the
-    # largest that trained stably there; every seed runs both, each keeps its best on validation:
+    # Nottingham (MuseData: 50 epochs) with a search of its own over two of JSB's draws (the
+    # largest, and the largest any model chose there); each seed keeps its best on validation:
     python experiments/compare.py --config=configs/chung.py:nottingham \\
         --config.train.num_epochs=60 --config.train.early_stopping_patience=10 \\
         --variants=tanh,gru,lstm_peephole --seeds=3 --learning_rates=0.00168,0.000808 \\
