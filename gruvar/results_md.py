@@ -8,7 +8,7 @@ rewritten whole, so a number in it is always the CSV's, never typed:
 A grid is a directory under ``results/chung`` (music: test NLL, table ``chung``) or
 ``results/dey_salem`` (accuracy, table ``dey``) holding a ``results.csv`` (``analysis.summarize``'s
 columns). Grids appear in the papers' task order, a task's variants (``nottingham_60epochs``)
-after it.
+after it, numbers in their names compared by value.
 """
 
 from __future__ import annotations
@@ -47,9 +47,10 @@ def grids(paper_dir: str) -> dict[str, pd.DataFrame]:
         for p in glob.glob(os.path.join(paper_dir, "*", "results.csv"))
     }
 
-    def order(name):
+    def order(name):  # task order, then numbers by value: nottingham_20epochs before _150epochs
         task = max((t for t in TASKS if name.startswith(t)), key=len, default=None)
-        return (TASKS.index(task) if task else len(TASKS), name)
+        parts = [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
+        return (TASKS.index(task) if task else len(TASKS), parts)
 
     return {name: pd.read_csv(paths[name]) for name in sorted(paths, key=order)}
 

@@ -71,13 +71,21 @@ def test_fill_needs_exactly_one_marked_table(count):
 
 
 def test_grids_come_in_the_papers_task_order(tmp_path):
-    for name in ["pianomidi", "jsb", "nottingham_60epochs", "nottingham", "other"]:
+    for name in [
+        "pianomidi",
+        "jsb",
+        "nottingham_150epochs",
+        "nottingham",
+        "nottingham_20epochs",
+        "other",
+    ]:
         (tmp_path / name).mkdir()
         grid(["gru"], [1.0], [1.0]).to_csv(tmp_path / name / "results.csv", index=False)
     assert list(results_md.grids(str(tmp_path))) == [
         "jsb",
         "nottingham",
-        "nottingham_60epochs",
+        "nottingham_20epochs",
+        "nottingham_150epochs",
         "pianomidi",
         "other",
     ]
