@@ -57,8 +57,11 @@ Nottingham, MuseData and Piano-midi, whose training sets have 13x, 18x and 5.6x 
 
 Expected wall time, 2-core CPU (one run alone; a stack of 5 shares the cores): JSB about 1-2
 minutes per run of 100 epochs; reduced Nottingham about 5 minutes, MuseData about 7, Piano-midi
-about 4. On a GPU (not measured here: no GPU was lent) the music runs are bound by the
-sequential scan, not FLOPs; stack the whole grid in one program (``--max_stack=0``).
+about 4. Measured for the longer grids, each model's runs stacked in one program on one core:
+Nottingham 60 epochs, 6 runs, about 19 minutes per model; 150 epochs, 3 runs, 20-24 minutes;
+MuseData 50 epochs, 6 runs, 31-35 minutes; Piano-midi 100 epochs, 3 runs, 7-18 minutes.
+On a GPU (not measured here: no GPU was lent) the music runs are bound by the sequential scan,
+not FLOPs; stack the whole grid in one program (``--max_stack=0``).
 """
 
 from gruvar import cells
