@@ -191,7 +191,7 @@ def to_markdown(table: pd.DataFrame) -> str:
         "| variant | params | test (mean ± std) | n | paper | diff | train (at best) | validation "
         "| lr selected | steps | wall time (s) | runs done |"
     )
-    lines = [header, _rule(header)]
+    lines = [header, markdown_rule(header)]
     for row in table.to_dict("records"):
         scale, unit = (100.0, "%") if row.get("metric") == "accuracy" else (1.0, "")
         lines.append(
@@ -206,7 +206,7 @@ def to_markdown(table: pd.DataFrame) -> str:
                     _number(row.get("diff"), scale, unit, signed=True),
                     _number(row.get("train_mean"), scale, unit),
                     _number(row.get("validation_mean"), scale, unit),
-                    "–" if _missing(row.get("learning_rates")) else row["learning_rates"],
+                    "–" if is_missing(row.get("learning_rates")) else row["learning_rates"],
                     _number(row.get("steps"), 1.0, "", digits=0),
                     _number(row.get("wall_time_s"), 1.0, "", digits=0),
                     str(row.get("runs_done", 0)),
@@ -253,7 +253,7 @@ def by_learning_rate(runs: pd.DataFrame) -> pd.DataFrame:
 def by_learning_rate_markdown(table: pd.DataFrame) -> str:
     """``by_learning_rate``'s table as GitHub markdown."""
     header = "| variant | lr | n | train | validation | test (mean ± std) |"
-    lines = [header, _rule(header)]
+    lines = [header, markdown_rule(header)]
     for row in table.to_dict("records"):
         scale, unit = (100.0, "%") if row["metric"] == "accuracy" else (1.0, "")
         cells = [
@@ -343,16 +343,18 @@ def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _rule(header: str) -> str:
+def markdown_rule(header: str) -> str:
+    """The |---|---| line under a markdown table header."""
     return "|" + "---|" * (header.count("|") - 1)
 
 
-def _missing(value) -> bool:
+def is_missing(value) -> bool:
+    """None or NaN: a table cell with nothing to show."""
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def _number(value, scale, unit, signed=False, digits=4) -> str:
-    if _missing(value):
+    if is_missing(value):
         return "–"
     value = value * scale
     text = f"{value:+.{digits}g}" if signed else f"{value:.{digits}g}"
@@ -362,12 +364,12 @@ def _number(value, scale, unit, signed=False, digits=4) -> str:
 
 
 def _mean_std(mean, std, scale, unit) -> str:
-    if _missing(mean):
+    if is_missing(mean):
         return "–"
-    if _missing(std):
+    if is_missing(std):
         return _number(mean, scale, unit)
     return f"{mean * scale:.4g} ± {std * scale:.2g}{unit}"
 
 
 def _count(value) -> str:
-    return "–" if _missing(value) else f"{int(value):,}"
+    return "–" if is_missing(value) else f"{int(value):,}"

@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 
 import pandas as pd
 
+from gruvar.analysis import is_missing, markdown_rule
+
 TARGET = 0.05  # the music target: mean test NLL at most 5% above Table 2's
 MUSIC_HEADER = (
     "| set | model | paper (test) | ours: test, mean ± std | n | ours vs paper | within 5%? "
@@ -59,7 +61,7 @@ def music_table(grids: Mapping[str, pd.DataFrame], recurrent: Callable[[str], in
     """Chung et al.'s table: test NLL against the paper's, relative difference, the 5% target.
 
     ``recurrent(variant)`` is the recurrent layer's parameter count (what Table 1 sizes)."""
-    rows = [MUSIC_HEADER, _rule(MUSIC_HEADER)]
+    rows = [MUSIC_HEADER, markdown_rule(MUSIC_HEADER)]
     for grid, table in grids.items():
         for r in table.to_dict("records"):
             rel = (r["test_mean"] - r["paper"]) / r["paper"]
@@ -83,14 +85,14 @@ def music_table(grids: Mapping[str, pd.DataFrame], recurrent: Callable[[str], in
 
 def accuracy_table(grids: Mapping[str, pd.DataFrame]) -> str:
     """Dey & Salem's table: test accuracy, and each variant's difference from GRU (``gru``)."""
-    rows = [ACCURACY_HEADER, _rule(ACCURACY_HEADER)]
+    rows = [ACCURACY_HEADER, markdown_rule(ACCURACY_HEADER)]
     for grid, table in grids.items():
         gru = table.set_index("variant")["test_mean"].get("gru")
         for r in table.to_dict("records"):
             vs = "–"
-            if r["variant"] != "gru" and not _missing(gru) and not _missing(r["test_mean"]):
+            if r["variant"] != "gru" and not is_missing(gru) and not is_missing(r["test_mean"]):
                 vs = f"{(r['test_mean'] - gru) * 100:+.2f} pt"
-            paper = "–" if _missing(r["paper"]) else f"{r['paper'] * 100:.1f}%"
+            paper = "–" if is_missing(r["paper"]) else f"{r['paper'] * 100:.1f}%"
             rows.append(
                 _row(
                     grid,
@@ -124,24 +126,16 @@ def _row(*cells) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
-def _rule(header: str) -> str:
-    return "|" + "---|" * (header.count("|") - 1)
-
-
-def _missing(value) -> bool:
-    return value is None or pd.isna(value)
-
-
 def _mean_std(r, scale: float, digits: int, unit: str) -> str:
-    if _missing(r["test_mean"]):
+    if is_missing(r["test_mean"]):
         return "–"
     text = f"{r['test_mean'] * scale:.{digits}f}"
-    if not _missing(r["test_std"]):
+    if not is_missing(r["test_std"]):
         text += f" ± {r['test_std'] * scale:.{digits}f}"
     return text + unit
 
 
 def _int(value, sep: str = ",") -> str:
-    if _missing(value):
+    if is_missing(value):
         return "–"
     return f"{value:{sep}.0f}"
