@@ -28,6 +28,7 @@ from absl import app, flags
 from harness import ratio, time_round_robin
 
 import gruvar
+from gruvar import hugepages
 
 SHAPES = {  # name: (batch, time, inputs, hidden)
     "row": (32, 28, 28, 100),  # Dey & Salem, MNIST row-wise
@@ -113,7 +114,10 @@ def main(argv):
     unknown = set(_SHAPES.value) - set(SHAPES)
     if unknown:
         raise app.UsageError(f"Unknown shape(s) {sorted(unknown)}; choose from {list(SHAPES)}.")
-    print(f"jax {jax.__version__} on {jax.devices()[0].device_kind}; unroll={_UNROLL.value}")
+    print(
+        f"jax {jax.__version__} on {jax.devices()[0].device_kind}; unroll={_UNROLL.value}; "
+        f"malloc huge pages {hugepages.enabled()}"
+    )
     print("| shape (B, T, in, hidden) | model | median ms/step | vs flax GRU | vs torch GRU |")
     print("|---|---|---:|---:|---:|")
     for name in _SHAPES.value:
@@ -131,4 +135,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    hugepages.use_huge_pages()
     app.run(main)

@@ -21,7 +21,7 @@ from absl import app, flags
 from harness import ratio, time_round_robin
 
 from gruvar import config as config_lib
-from gruvar import run, steps, sweep
+from gruvar import hugepages, run, steps, sweep
 from gruvar.data import Dataset, Split
 
 SHAPES = {  # name: (kind, batch, time, inputs, hidden, outputs)
@@ -110,7 +110,7 @@ def main(argv):
     device = jax.devices()[0]
     print(
         f"jax {jax.__version__} | {device.device_kind} ({device.platform}) | runs of "
-        f"{_RUN_STEPS.value:,} steps"
+        f"{_RUN_STEPS.value:,} steps | malloc huge pages {hugepages.enabled()}"
     )
     print(
         "| shape | K | ms/step (all K) | runs/hour vmapped | runs/hour one at a time | "
@@ -138,4 +138,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    hugepages.use_huge_pages()
     app.run(main)

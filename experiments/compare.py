@@ -13,7 +13,7 @@ test_vs_params.png, and prints the table and their paths.
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from gruvar import compare
+from gruvar import compare, hugepages
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Task config file:argument (e.g. configs/chung.py:jsb).", lock_config=True
@@ -88,4 +88,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    hugepages.use_huge_pages()
     app.run(main)

@@ -12,7 +12,7 @@ each under --workdir, e.g. --workdir/seed0_lr0.001.
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from gruvar import sweep, train
+from gruvar import hugepages, sweep, train
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Config file[:argument].", lock_config=True
@@ -37,4 +37,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    hugepages.use_huge_pages()
     app.run(main)
