@@ -65,6 +65,7 @@ def music_table(grids: Mapping[str, pd.DataFrame], recurrent: Callable[[str], in
     for grid, table in grids.items():
         for r in table.to_dict("records"):
             rel = (r["test_mean"] - r["paper"]) / r["paper"]
+            done = not is_missing(rel)  # a variant none of whose runs has finished: no verdict
             rows.append(
                 _row(
                     grid,
@@ -72,10 +73,10 @@ def music_table(grids: Mapping[str, pd.DataFrame], recurrent: Callable[[str], in
                     f"{r['paper']:.2f}",
                     _mean_std(r, 1, 3, ""),
                     _int(r["n"]),
-                    f"{rel * 100:+.1f}%",
-                    "yes" if rel <= TARGET else "no",
+                    f"{rel * 100:+.1f}%" if done else "–",
+                    ("yes" if rel <= TARGET else "no") if done else "not finished",
                     f"{_int(r['params'])} / {recurrent(r['variant']):,}",
-                    r["learning_rates"],
+                    "–" if is_missing(r["learning_rates"]) else r["learning_rates"],
                     _int(r["steps"]),
                     _int(r["wall_time_s"], sep=""),
                 )

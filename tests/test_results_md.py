@@ -47,6 +47,16 @@ def test_music_rows_compare_with_the_paper_and_mark_the_5_percent_target():
     assert gru[7] == "1,000 / 7" and tanh[7] == "1,001 / 9"
 
 
+def test_a_music_variant_with_no_finished_run_gets_no_verdict():
+    table = grid(["gru", "tanh"], [np.nan, 9.0], [5.99, 6.23])
+    table.loc[0, ["test_std", "n", "learning_rates", "steps", "wall_time_s"]] = np.nan
+    table.loc[0, "n"] = 0
+    rows = results_md.music_table({"musedata": table}, recurrent=lambda v: 7)
+    gru = cells(rows.splitlines()[2])
+    assert gru[3:7] == ["–", "0", "–", "not finished"]
+    assert gru[8] == "–" and "nan" not in rows
+
+
 def test_accuracy_rows_give_each_variant_against_gru():
     table = grid(["gru", "gru3"], [0.9873, 0.9751], [np.nan, 0.596], metric="accuracy")
     rows = results_md.accuracy_table({"mnist_row": table}).splitlines()[2:]
