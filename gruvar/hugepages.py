@@ -51,9 +51,10 @@ def huge_pages_env(
     return {**environ, "GLIBC_TUNABLES": tunables}
 
 
-def enabled() -> bool:
-    """Whether this process runs with the tunable (what a benchmark should report)."""
-    return TUNABLE in os.environ.get("GLIBC_TUNABLES", "")
+def enabled(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether the tunable is on (1, or 2 for hugetlbfs pages): what a benchmark reports."""
+    items = (t.partition("=") for t in environ.get("GLIBC_TUNABLES", "").split(":"))
+    return any(name == TUNABLE and value not in ("", "0") for name, _, value in items)
 
 
 def use_huge_pages() -> None:

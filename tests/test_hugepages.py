@@ -45,6 +45,19 @@ def test_thp_mode_reads_the_bracketed_choice(tmp_path, text, mode):
     assert hugepages.thp_mode(str(tmp_path / "missing")) is None
 
 
+@pytest.mark.parametrize(
+    "tunables, on",
+    [
+        ("glibc.malloc.hugetlb=1", True),
+        ("glibc.malloc.arena_max=2:glibc.malloc.hugetlb=2", True),
+        ("glibc.malloc.hugetlb=0", False),
+        ("", False),
+    ],
+)
+def test_enabled_reads_the_tunables_value(tunables, on):
+    assert hugepages.enabled({"GLIBC_TUNABLES": tunables}) is on
+
+
 _PROBE = "from gruvar import hugepages; hugepages.use_huge_pages(); print(hugepages.enabled())"
 
 
