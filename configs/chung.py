@@ -53,13 +53,23 @@ Training, following the paper where it speaks and PAPERS.md §1.6 where it does 
 
 Modifiers: ``reduced`` (at most 20 epochs, patience 5: what this project's 2-core CPU affords on
 Nottingham, MuseData and Piano-midi, whose training sets have 13x, 18x and 5.6x JSB's frames),
-``quick`` (30 epochs, the README's few-minute comparison) and ``smoke`` (tiny, for tests).
+``quick`` (30 epochs, the README's few-minute comparison), ``smoke`` (tiny, for tests) and
+``librnn``: closer to how Chung's released code trained (§1.5): one sequence per update (so
+weight noise is drawn per sequence), the learning rate decayed linearly to 0 (librnn: to 1% over
+500 epochs), 150 epochs, patience 30. On Nottingham it gave our best numbers (tanh 3.58, GRU
+3.59 against 3.97 and 3.70 at 8 sequences per update and a constant rate; RESULTS.md):
+
+    python experiments/compare.py --config=configs/chung.py:nottingham,librnn \\
+        --variants=tanh,gru --seeds=3 --learning_rates=0.000234 --max_stack=0 \\
+        --workdir=results/chung/nottingham_batch1_decay_150epochs
 
 Expected wall time, 2-core CPU (one run alone; a stack of 5 shares the cores): JSB about 1-2
 minutes per run of 100 epochs; reduced Nottingham about 5 minutes, MuseData about 7, Piano-midi
 about 4. Measured for the longer grids, each model's runs stacked in one program on one core:
 Nottingham 60 epochs, 6 runs, about 19 minutes per model; 150 epochs, 3 runs, 20-24 minutes;
 MuseData 50 epochs, 6 runs, 31-35 minutes; Piano-midi 100 epochs, 3 runs, 7-18 minutes.
+One sequence per update (``librnn``, no padding), 3 runs: Nottingham 150 epochs 21-24 minutes
+per model, MuseData 100 epochs about 50 minutes.
 On a GPU (not measured here: no GPU was lent) the music runs are bound by the sequential scan,
 not FLOPs; stack the whole grid in one program (``--max_stack=0``).
 """
@@ -99,7 +109,7 @@ def matched_units(variant: str) -> int:
 
 
 def get_config(arg: str = "gru,jsb"):
-    variant, name, modifiers = parse_arg(arg, SETS, ("reduced", "quick", "smoke"))
+    variant, name, modifiers = parse_arg(arg, SETS, ("reduced", "quick", "smoke", "librnn"))
     c = default_config()
     c.model.variant = variant
     c.model.features = matched_units(variant)
@@ -119,6 +129,11 @@ def get_config(arg: str = "gru,jsb"):
     c.train.log_every_steps = 100
     c.paper.test = PAPER_TEST[name].get(variant)
     c.paper.source = "Chung et al. 2014, Table 2 (test NLL per time step)"
+    if "librnn" in modifiers:  # as Chung's released code trained (PAPERS.md §1.5)
+        c.data.batch_size = 1
+        c.optimizer.schedule = "linear"
+        c.train.num_epochs = 150
+        c.train.early_stopping_patience = 30
     if "reduced" in modifiers:
         c.train.num_epochs = 20
         c.train.early_stopping_patience = 5

@@ -62,6 +62,13 @@ def test_chungs_lstm_is_the_peephole_lstm_with_the_papers_training_options():
     assert chung.get_config("lstm,jsb").paper.test is None, "Table 2's LSTM has peepholes"
 
 
+def test_chungs_librnn_modifier_trains_as_the_released_code():
+    base, code = chung.get_config("tanh,nottingham"), chung.get_config("tanh,nottingham,librnn")
+    assert (base.data.batch_size, code.data.batch_size) == (8, 1)
+    assert (base.optimizer.schedule, code.optimizer.schedule) == ("constant", "linear")
+    config_lib.validate(code)
+
+
 def fake_dataset(cfg) -> data.Dataset:
     """Four random examples shaped like the config's task (no data files needed)."""
     rng = np.random.default_rng(0)
