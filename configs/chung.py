@@ -69,7 +69,7 @@ about 4. Measured for the longer grids, each model's runs stacked in one program
 Nottingham 60 epochs, 6 runs, about 19 minutes per model; 150 epochs, 3 runs, 20-24 minutes;
 MuseData 50 epochs, 6 runs, 31-35 minutes; Piano-midi 100 epochs, 3 runs, 7-18 minutes.
 One sequence per update (``librnn``, no padding), 3 runs: Nottingham 150 epochs 21-24 minutes
-per model, MuseData 100 epochs about 50 minutes.
+per model, MuseData 100 epochs 35-50 minutes.
 On a GPU (not measured here: no GPU was lent) the music runs are bound by the sequential scan,
 not FLOPs; stack the whole grid in one program (``--max_stack=0``).
 """
