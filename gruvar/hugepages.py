@@ -38,6 +38,12 @@ def thp_mode(path: str = THP_MODE) -> str | None:
     return chosen[0].strip("[]") if chosen else None
 
 
+def _tunables(environ: Mapping[str, str]) -> dict[str, str]:
+    """``GLIBC_TUNABLES`` ("name=value:name=value") as name -> value."""
+    items = (t.partition("=") for t in environ.get("GLIBC_TUNABLES", "").split(":") if t)
+    return {name: value for name, _, value in items}
+
+
 def huge_pages_env(
     environ: Mapping[str, str], system: str, libc: str, thp_mode: str | None
 ) -> dict[str, str] | None:
@@ -45,7 +51,7 @@ def huge_pages_env(
     not glibc, THP off or unknown, opted out with GRUVAR_HUGE_PAGES=0, or the tunable set."""
     if system != "Linux" or libc != "glibc" or thp_mode not in ("always", "madvise"):
         return None
-    if environ.get(OPT_OUT) == "0" or TUNABLE in environ.get("GLIBC_TUNABLES", ""):
+    if environ.get(OPT_OUT) == "0" or TUNABLE in _tunables(environ):
         return None
     tunables = ":".join(t for t in (environ.get("GLIBC_TUNABLES"), f"{TUNABLE}=1") if t)
     return {**environ, "GLIBC_TUNABLES": tunables}
@@ -53,8 +59,7 @@ def huge_pages_env(
 
 def enabled(environ: Mapping[str, str] = os.environ) -> bool:
     """Whether the tunable is on (1, or 2 for hugetlbfs pages): what a benchmark reports."""
-    items = (t.partition("=") for t in environ.get("GLIBC_TUNABLES", "").split(":"))
-    return any(name == TUNABLE and value not in ("", "0") for name, _, value in items)
+    return _tunables(environ).get(TUNABLE, "0") not in ("", "0")
 
 
 def use_huge_pages() -> None:
