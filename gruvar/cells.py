@@ -305,7 +305,9 @@ class Cell(nn.RNNCellBase):
 
     ``cell(carry, x_t) -> (carry, h_t)`` runs one step, so the cell drops into
     ``flax.linen.RNN``; ``cell.scan(x)`` runs a whole sequence through ``gruvar.recurrence``
-    with the same parameters.
+    with the same parameters. ``candidate_recurrent_init``, when given, initialises the
+    candidate's U (``U``, ``U_h``, ``U_c``: the one inside the tanh) in place of
+    ``recurrent_kernel_init``.
     """
 
     variant: str | Variant
@@ -313,6 +315,7 @@ class Cell(nn.RNNCellBase):
     gate_fn: Callable[[Array], Array] = nn.sigmoid
     kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
     recurrent_kernel_init: nn.initializers.Initializer = nn.initializers.orthogonal()
+    candidate_recurrent_init: nn.initializers.Initializer | None = None
     bias_init: nn.initializers.Initializer = nn.initializers.zeros_init()
     peephole_init: nn.initializers.Initializer = nn.initializers.zeros_init()
     forget_bias: float = 1.0
@@ -329,6 +332,7 @@ class Cell(nn.RNNCellBase):
             raise ValueError(f"features must be positive, got {self.features}.")
         v = self.resolved
         forget_b = v.family.forget_gate and param_name("b", v.family.forget_gate)
+        candidate_u = param_name("U", v.family.candidate)
         inits = {
             "W": self.kernel_init,
             "U": self.recurrent_kernel_init,
@@ -340,6 +344,8 @@ class Cell(nn.RNNCellBase):
             init = inits[name[0]]
             if name == forget_b:
                 init = nn.initializers.constant(self.forget_bias)
+            if name == candidate_u and self.candidate_recurrent_init is not None:
+                init = self.candidate_recurrent_init
             params[name] = self.param(name, init, shape, self.param_dtype)
         return params
 

@@ -26,7 +26,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.model.bidirectional = False
     c.model.unroll = 1
     c.model.embed_dim = config_dict.placeholder(int)  # token inputs (IMDB)
-    c.model.init = "flax"  # or "keras", "uniform": gruvar.options.INITIALIZERS
+    c.model.init = "flax"  # or "keras", "uniform", "pylearn2": gruvar.options.INITIALIZERS
     c.model.gate = "sigmoid"  # or "hard_sigmoid" (Keras <= 2.2)
     c.model.forget_bias = 1.0  # an LSTM's b_f at initialisation
 

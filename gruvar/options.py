@@ -6,11 +6,17 @@ used (PAPERS.md §1.5, §3.3):
     init "flax"     W ~ lecun_normal, U orthogonal, b = 0              (flax's defaults)
     init "keras"    W ~ glorot_uniform, U orthogonal, b = 0            (Keras GRU/LSTM defaults,
                                                                         what Dey & Salem ran)
-    init "uniform"  W, U ~ U(-0.1, 0.1), b = 0                         (librnn's ``irange: 0.1``,
+    init "uniform"  W, U ~ U(-0.1, 0.1), b = 0                         (librnn's ``irange: 0.1``)
+    init "pylearn2" W, gate U ~ U(-0.1, 0.1), candidate U orthogonal,  (what ``irange: 0.1`` meant
+                    b = 0                                               in Pylearn2's RNN layers,
                                                                         Chung et al.'s code)
 
     gate "sigmoid"       σ(a) = 1 / (1 + e^{-a})
     gate "hard_sigmoid"  clip(0.2 a + 0.5, 0, 1)                       (Keras ≤ 2.2's default)
+
+Pylearn2's ``Recurrent`` layer (and the ``LSTM`` built on it) drew its hidden-to-hidden matrix
+as the orthogonal factor of an SVD (``svd=True``, the default, which librnn's configs keep) and
+used ``irange`` for every other weight (PAPERS.md §1.5; the sandbox GRU's source was not seen).
 
 Each set also gives the output head's kernel initialiser. Peepholes start at 0 in every set.
 The objects are built once here, so models built twice from one config compare equal (and
@@ -60,6 +66,15 @@ INITIALIZERS: dict[str, tuple[dict[str, Any], Any]] = {
         {
             "kernel_init": _UNIFORM,
             "recurrent_kernel_init": _UNIFORM,
+            "bias_init": nn.initializers.zeros_init(),
+        },
+        _UNIFORM,
+    ),
+    "pylearn2": (
+        {
+            "kernel_init": _UNIFORM,
+            "recurrent_kernel_init": _UNIFORM,
+            "candidate_recurrent_init": nn.initializers.orthogonal(),
             "bias_init": nn.initializers.zeros_init(),
         },
         _UNIFORM,

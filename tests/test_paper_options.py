@@ -127,6 +127,20 @@ def test_uniform_initialisers_are_librnn_irange():
 
 
 @pytest.mark.parametrize(
+    "variant, candidate_u", [("tanh", "U"), ("gru", "U_h"), ("lstm_peephole", "U_c")]
+)
+def test_pylearn2_initialisers_make_only_the_candidate_u_orthogonal(variant, candidate_u):
+    layer = _params("pylearn2", variant)["rnn"]["layer_0"]
+    n = layer[candidate_u].shape[0]
+    np.testing.assert_allclose(layer[candidate_u].T @ layer[candidate_u], np.eye(n), atol=1e-5)
+    for name, value in layer.items():
+        if name != candidate_u and value.ndim == 2:
+            assert 0.09 < np.max(np.abs(value)) <= 0.1, name
+        if name.startswith("b") and name != "b_f":
+            np.testing.assert_array_equal(value, 0.0, err_msg=name)
+
+
+@pytest.mark.parametrize(
     "field, value, message",
     [
         ("model.init", "he", r"config.model.init = 'he' is unknown; choose from \['flax'"),
