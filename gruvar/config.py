@@ -12,6 +12,7 @@ from gruvar import cells, options
 
 OPTIMIZERS = ("rmsprop", "adam", "sgd")
 SCHEDULES = ("constant", "cosine", "linear")
+NOISE_ON = ("all", "recurrent")
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -49,6 +50,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.train = ml_collections.ConfigDict()
     c.train.num_epochs = 10
     c.train.weight_noise = 0.0  # std of Gaussian noise on weight matrices, fresh each update
+    c.train.weight_noise_on = "all"  # or "recurrent": the recurrent layers' matrices only
     c.train.log_every_steps = 50
     c.train.eval_every_steps = 0  # 0: once per epoch
     c.train.checkpoint_every_steps = 0  # 0: at each eval
@@ -104,6 +106,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     _choice(config, "model.gate", tuple(options.GATES))
     _choice(config, "optimizer.name", OPTIMIZERS)
     _choice(config, "optimizer.schedule", SCHEDULES)
+    _choice(config, "train.weight_noise_on", NOISE_ON)
     if config.optimizer.grad_clip_norm is not None:
         _positive(config, "optimizer.grad_clip_norm")
     for field in ("train.eval_every_steps", "train.checkpoint_every_steps"):

@@ -138,10 +138,14 @@ def zero_window(kind: str, runs: int | None = None) -> Sums:
     return window | {"nonfinite_step": np.full(shape, np.iinfo(np.int32).max, np.int32)}
 
 
-def with_weight_noise(params, rng: Array, std: float):
+def with_weight_noise(params, rng: Array, std: float, on: str = "all"):
     """params with fresh N(0, std²) noise on every weight matrix (leaves of rank >= 2: W, U,
     the head's kernel, an embedding); biases and diagonal peepholes stay clean. Graves (2011)'s
-    weight noise as Chung et al. (2014) used it (std 0.075, PAPERS.md §1.6)."""
+    weight noise as Chung et al. (2014) used it (std 0.075, PAPERS.md §1.6). ``on="recurrent"``
+    noises only the recurrent layers' matrices (``params["rnn"]``), as librnn's configs did:
+    its output layer's ``weight_noise`` stayed at its default, off."""
+    if on == "recurrent":
+        return params | {"rnn": with_weight_noise(params["rnn"], rng, std)}
     leaves, treedef = jax.tree.flatten(params)
     keys = jax.random.split(rng, len(leaves))
     noisy = [
@@ -151,13 +155,13 @@ def with_weight_noise(params, rng: Array, std: float):
     return jax.tree.unflatten(treedef, noisy)
 
 
-def _train_step(kind: str, noise: float, state, window: Sums, batch, rng: Array):
+def _train_step(kind: str, noise: float, noise_on: str, state, window: Sums, batch, rng: Array):
     step_rng = jax.random.fold_in(rng, state.step)
 
     def loss_fn(params):
         # The gradient at the noisy weights updates the clean ones; evaluation never sees noise.
         if noise:
-            params = with_weight_noise(params, jax.random.fold_in(step_rng, 1), noise)
+            params = with_weight_noise(params, jax.random.fold_in(step_rng, 1), noise, noise_on)
         logits = state.apply_fn(
             {"params": params}, batch["x"], batch["lengths"], rngs={"noise": step_rng}
         )
@@ -175,22 +179,38 @@ def _train_step(kind: str, noise: float, state, window: Sums, batch, rng: Array)
     return state.apply_gradients(grads=grads), window
 
 
-@functools.partial(jax.jit, static_argnums=0, static_argnames="weight_noise", donate_argnums=(1, 2))
+_STATIC = dict(static_argnums=0, static_argnames=("weight_noise", "noise_on"))
+
+
+@functools.partial(jax.jit, **_STATIC, donate_argnums=(1, 2))
 def train_step(
-    kind: str, state, window: Sums, batch: dict[str, Array], rng: Array, weight_noise: float = 0.0
+    kind: str,
+    state,
+    window: Sums,
+    batch: dict[str, Array],
+    rng: Array,
+    weight_noise: float = 0.0,
+    noise_on: str = "all",
 ):
     """One update. ``rng`` is folded with the step, one key per step, for weight noise
-    (``weight_noise``: its std, ``with_weight_noise``) and stochastic layers."""
-    return _train_step(kind, weight_noise, state, window, batch, rng)
+    (``weight_noise``: its std, on the matrices ``noise_on`` names, ``with_weight_noise``)
+    and stochastic layers."""
+    return _train_step(kind, weight_noise, noise_on, state, window, batch, rng)
 
 
-@functools.partial(jax.jit, static_argnums=0, static_argnames="weight_noise", donate_argnums=(1, 2))
+@functools.partial(jax.jit, **_STATIC, donate_argnums=(1, 2))
 def train_steps(
-    kind: str, states, windows: Sums, batches: dict[str, Array], rngs: Array, weight_noise=0.0
+    kind: str,
+    states,
+    windows: Sums,
+    batches: dict[str, Array],
+    rngs: Array,
+    weight_noise: float = 0.0,
+    noise_on: str = "all",
 ):
     """One update of each of K runs at once: every argument has a leading axis of K (``states``
     stacked train states, ``batches`` each run's own batch, ``rngs`` each run's key)."""
-    step = functools.partial(_train_step, kind, weight_noise)
+    step = functools.partial(_train_step, kind, weight_noise, noise_on)
     return jax.vmap(step)(states, windows, batches, rngs)
 
 

@@ -174,6 +174,7 @@ def train_runs(configs: list[ml_collections.ConfigDict], workdirs: list[str]) ->
                 parallel.shard_batch(batch, mesh, axis=1),
                 rngs,
                 weight_noise=base.train.weight_noise,
+                noise_on=base.train.weight_noise_on,
             )
             step += 1
             done = step == total

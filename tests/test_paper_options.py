@@ -39,6 +39,19 @@ def test_weight_noise_is_on_weight_matrices_only_and_has_the_asked_std():
     assert not np.allclose(noisy["W"][:200], noisy["U"]), "each matrix draws its own noise"
 
 
+def test_weight_noise_on_recurrent_leaves_the_head_clean():
+    params = {
+        "rnn": {"layer_0": {"W": jnp.zeros((30, 20)), "U": jnp.zeros((20, 20))}},
+        "head": {"kernel": jnp.zeros((20, 88)), "bias": jnp.zeros(88)},
+    }
+    noisy = steps.with_weight_noise(params, jax.random.key(0), 0.075, on="recurrent")
+    np.testing.assert_array_equal(noisy["head"]["kernel"], 0.0)
+    for name in ("W", "U"):
+        assert np.std(noisy["rnn"]["layer_0"][name]) == pytest.approx(0.075, rel=0.1)
+    everywhere = steps.with_weight_noise(params, jax.random.key(0), 0.075)
+    assert np.std(everywhere["head"]["kernel"]) == pytest.approx(0.075, rel=0.1)
+
+
 def test_two_updates_see_different_noise():
     state, batch = _state_and_batch()
     noisy = [_loss_at(state, batch, step, 0.075) for step in (0, 1, 1)]
@@ -47,6 +60,24 @@ def test_two_updates_see_different_noise():
     assert noisy[0] != noisy[1], "steps 0 and 1 drew the same noise"
     assert noisy[1] == noisy[2], "the noise of a step is a function of (seed, step): resumable"
     assert abs(noisy[0] - clean[0]) > 1e-4, "noise std 0.075 did not change the loss"
+
+
+def test_a_step_with_noise_on_the_recurrent_layers_only_differs_from_noise_everywhere():
+    state, batch = _state_and_batch()
+    losses = []
+    for on in ("all", "recurrent"):
+        copy = jax.tree.map(jnp.array, state)
+        _, window = steps.train_step(
+            "frames",
+            copy,
+            steps.zero_window("frames"),
+            batch,
+            jax.random.key(7),
+            weight_noise=0.075,
+            noise_on=on,
+        )
+        losses.append(float(window["nll"] / window["frames"]))
+    assert losses[0] != losses[1]
 
 
 def test_evaluation_sees_the_clean_parameters():
@@ -145,6 +176,7 @@ def test_pylearn2_initialisers_make_only_the_candidate_u_orthogonal(variant, can
     [
         ("model.init", "he", r"config.model.init = 'he' is unknown; choose from \['flax'"),
         ("model.gate", "relu", r"config.model.gate = 'relu' is unknown"),
+        ("train.weight_noise_on", "head", r"config.train.weight_noise_on = 'head' is unknown"),
         ("train.weight_noise", -0.1, "config.train.weight_noise is a standard deviation"),
     ],
 )
