@@ -1,0 +1,96 @@
+"""A trained run's best model, restored from its directory and evaluated again on any split.
+
+A run logs validation and test metrics at each evaluation, but its training metric is the
+loss as it trained: averaged over a window of updates and, with ``train.weight_noise``, taken
+at noisy weights. Papers report a train column of the final model (Chung et al. 2014, Table 2),
+so comparing with it needs the clean number: the best-validation parameters (``best/``) on the
+whole split, no noise, exactly as validation and test were measured.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import jax
+import ml_collections
+import pandas as pd
+
+from gruvar import checkpoint, data, steps
+from gruvar.config import default_config
+
+
+def load_config(run_dir: str) -> ml_collections.ConfigDict:
+    """The config a run trained with (its ``config.json``), over today's defaults so a run
+    written before a field existed reads that field's default."""
+    path = os.path.join(run_dir, "config.json")
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"{path} does not exist: {run_dir!r} is not a run directory. Point at a --workdir "
+            f"that experiments/train.py or compare.py trained (it holds config.json)."
+        )
+    config = default_config()
+    with open(path) as f:
+        config.update(json.load(f))
+    return config
+
+
+def evaluate(
+    run_dir: str, splits: tuple[str, ...] = ("train",), data_dir: str | None = None
+) -> dict[str, dict[str, float]]:
+    """split -> metrics of the run's best-validation model on that whole split (padding and
+    weight noise excluded). ``data_dir`` overrides the one the run was trained with."""
+    config = load_config(run_dir)
+    best = os.path.join(run_dir, "best")
+    if not os.path.isdir(best):
+        raise FileNotFoundError(
+            f"{run_dir} has no best/ model yet: it has not finished its first evaluation. "
+            f"Resume its training first (the same experiments/ command and --workdir)."
+        )
+    dataset = data.load(config.data.name, data_dir or config.data.data_dir, **config.data.options)
+    unknown = [s for s in splits if s not in dataset.splits]
+    if unknown:
+        raise ValueError(f"{dataset.name} has no split {unknown}; it has {list(dataset.splits)}.")
+    state = steps.create_state(config, dataset, steps.build_model(config, dataset), 1)
+    ckpts = checkpoint.Checkpoints(best, 1)
+    saved, _ = ckpts.restore(ckpts.latest_step(), {"params": state.params})
+    ckpts.close()
+    state = state.replace(params=jax.device_put(saved["params"]))
+    size = config.data.eval_batch_size
+    return {s: steps.evaluate(dataset.kind, state, dataset.eval_batches(s, size)) for s in splits}
+
+
+def evaluate_all(
+    root: str, splits: tuple[str, ...] = ("train",), data_dir: str | None = None
+) -> pd.DataFrame:
+    """``evaluate`` for every run under ``root`` that has a best model: one row per run and
+    split, with the run's path relative to ``root``, variant, seed and learning rate."""
+    rows = []
+    for directory, subdirs, files in sorted(os.walk(root)):
+        if "config.json" not in files or "best" not in subdirs:
+            continue
+        config = load_config(directory)
+        for split, metrics in evaluate(directory, splits, data_dir).items():
+            rows.append(
+                {
+                    "run": os.path.relpath(directory, root),
+                    "variant": config.model.variant,
+                    "seed": config.seed,
+                    "learning_rate": config.optimizer.learning_rate,
+                    "split": split,
+                    **metrics,
+                }
+            )
+    if not rows:
+        raise FileNotFoundError(
+            f"No run under {root!r} has a best model (a best/ folder beside config.json): "
+            f"point at a trained --workdir; committed evidence folders hold no models."
+        )
+    return pd.DataFrame(rows)
+
+
+def summarize(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mean, std and count of each metric by variant and split."""
+    metrics = [c for c in frame.columns if c not in ("run", "variant", "seed", "learning_rate")]
+    metrics.remove("split")
+    return frame.groupby(["variant", "split"])[metrics].agg(["mean", "std", "count"])

@@ -1,0 +1,72 @@
+"""Re-evaluating a trained run's best model: it must give back the logged metrics exactly."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_train import smoke
+
+from gruvar import best, train
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("best") / "run"
+    config = smoke("gru,shift", **{"train.num_epochs": 3, "train.weight_noise": 0.3})
+    train.train_and_evaluate(config, str(workdir))
+    return workdir
+
+
+def test_best_model_gives_back_its_logged_validation_and_test_metrics(trained):
+    logged = json.loads((trained / "summary.json").read_text())["best"]
+    again = best.evaluate(str(trained), ("train", "validation", "test"))
+    for split in ("validation", "test"):
+        assert again[split]["nll"] == pytest.approx(logged[split]["nll"], rel=1e-5)
+    assert again["train"]["nll"] > 0
+
+
+def test_evaluate_all_finds_every_run_below_a_comparison(trained, tmp_path):
+    grid = tmp_path / "grid"
+    for seed in ("seed0_lr0.1", "seed1_lr0.1"):
+        shutil.copytree(trained, grid / "gru" / seed)
+    frame = best.evaluate_all(str(grid), ("validation",))
+    assert sorted(frame["run"]) == ["gru/seed0_lr0.1", "gru/seed1_lr0.1"]
+    assert frame["nll"].nunique() == 1, "the same model twice gives the same number"
+    summary = best.summarize(frame)
+    assert summary.loc[("gru", "validation"), ("nll", "count")] == 2
+
+
+def test_clear_errors_for_what_is_not_a_trained_run(trained, tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a run directory"):
+        best.evaluate(str(tmp_path))
+    untrained = tmp_path / "untrained"
+    untrained.mkdir()
+    shutil.copy(trained / "config.json", untrained / "config.json")
+    with pytest.raises(FileNotFoundError, match="no best/ model yet"):
+        best.evaluate(str(untrained))
+    with pytest.raises(ValueError, match="has no split"):
+        best.evaluate(str(trained), ("dev",))
+    with pytest.raises(FileNotFoundError, match="No run under"):
+        best.evaluate_all(str(untrained))
+
+
+def test_the_entry_point_writes_best_metrics_csv(trained, tmp_path):
+    root = Path(__file__).parents[1]
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(root / "experiments" / "evaluate_best.py"),
+            f"--workdir={trained}",
+            "--splits=validation",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GRUVAR_HUGE_PAGES": "0"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "best_metrics:" in result.stdout
+    assert (trained / "best_metrics.csv").read_text().startswith("run,variant,seed")
