@@ -88,6 +88,19 @@ PAPER_TEST = {
     "pianomidi": {"tanh": 9.03, "gru": 8.82, "lstm_peephole": 9.03},
 }
 
+# Table 2's train row (the models' training-set NLL; compare with experiments/evaluate_best.py).
+PAPER_TRAIN = {
+    "nottingham": {"tanh": 3.22, "gru": 2.79, "lstm_peephole": 3.08},
+    "jsb": {"tanh": 8.82, "gru": 6.94, "lstm_peephole": 8.15},
+    "musedata": {"tanh": 5.64, "gru": 5.06, "lstm_peephole": 5.18},
+    "pianomidi": {"tanh": 5.64, "gru": 4.93, "lstm_peephole": 6.49},
+}
+
+
+def paper_nll(name: str, variant: str) -> tuple[float | None, float | None]:
+    """Table 2's (train, test) NLL of ``variant`` on set ``name`` (None where it has none)."""
+    return PAPER_TRAIN[name].get(variant), PAPER_TEST[name].get(variant)
+
 
 def recurrent_params(variant: str, units: int) -> int:
     shapes = cells.get(variant).param_shapes(KEYS, units)

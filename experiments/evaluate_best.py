@@ -1,6 +1,6 @@
 """Evaluate every trained run's best model again on whole splits, clean (no weight noise).
 
-    python experiments/evaluate_best.py --workdir=/tmp/cmp --splits=train
+    python experiments/evaluate_best.py --workdir=/tmp/cmp --splits=train,test
 
 The logged "train" metric is the loss while training (under weight noise, if any); this gives
 the number a paper's train column means. Writes <workdir>/best_metrics.csv (a row per run and
@@ -15,7 +15,7 @@ from absl import app, flags, logging
 from gruvar import best, hugepages
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A run or comparison directory (trained).")
-_SPLITS = flags.DEFINE_list("splits", ["train"], "Splits to evaluate on.")
+_SPLITS = flags.DEFINE_list("splits", ["train", "test"], "Splits to evaluate on.")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Data directory (default: each run's own).")
 flags.mark_flags_as_required(["workdir"])
 

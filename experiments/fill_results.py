@@ -17,19 +17,21 @@ _RESULTS_MD = flags.DEFINE_string("results_md", "RESULTS.md", "The file whose ta
 _CHUNG_CONFIG = os.path.join(os.path.dirname(__file__), "..", "configs", "chung.py")
 
 
-def chung_recurrent_params():
-    """variant -> the recurrent layer's parameter count at the units configs/chung.py gives it."""
+def chung_config():
+    """configs/chung.py as a module: Table 1's units and Table 2's numbers."""
     spec = importlib.util.spec_from_file_location("chung_config", _CHUNG_CONFIG)
     chung = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(chung)
-    return lambda variant: chung.recurrent_params(variant, chung.matched_units(variant))
+    return chung
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     with open(_RESULTS_MD.value) as f:
-        text = render(f.read(), _RESULTS.value, chung_recurrent_params())
+        chung = chung_config()
+        recurrent = lambda v: chung.recurrent_params(v, chung.matched_units(v))  # noqa: E731
+        text = render(f.read(), _RESULTS.value, recurrent, chung.paper_nll)
     with open(_RESULTS_MD.value, "w") as f:
         f.write(text)
     print(f"{_RESULTS_MD.value}: tables rewritten from {_RESULTS.value}/*/*/results.csv.")

@@ -112,6 +112,8 @@ def finished(results: pd.DataFrame) -> pd.DataFrame:
     """The runs of ``run_results`` that finished (complete or stopped early) with a finite
     validation metric: the only ones any selection or table counts."""
     done = results[results["status"].isin(["complete", "stopped_early"])]
+    if "validation" not in done:  # no run has evaluated yet
+        return done.iloc[:0]
     return done.dropna(subset=["validation"])
 
 

@@ -16,7 +16,7 @@ import jax
 import ml_collections
 import pandas as pd
 
-from gruvar import checkpoint, data, steps
+from gruvar import analysis, checkpoint, data, steps
 from gruvar.config import default_config
 
 
@@ -63,29 +63,23 @@ def evaluate(
 def evaluate_all(
     root: str, splits: tuple[str, ...] = ("train",), data_dir: str | None = None
 ) -> pd.DataFrame:
-    """``evaluate`` for every run under ``root`` that has a best model: one row per run and
-    split, with the run's path relative to ``root``, variant, seed and learning rate."""
-    rows = []
-    for directory, subdirs, files in sorted(os.walk(root)):
-        if "config.json" not in files or "best" not in subdirs:
-            continue
-        config = load_config(directory)
-        for split, metrics in evaluate(directory, splits, data_dir).items():
-            rows.append(
-                {
-                    "run": os.path.relpath(directory, root),
-                    "variant": config.model.variant,
-                    "seed": config.seed,
-                    "learning_rate": config.optimizer.learning_rate,
-                    "split": split,
-                    **metrics,
-                }
-            )
-    if not rows:
+    """``evaluate`` for the runs under ``root`` that its comparison table counts (for each
+    variant and seed, the finished run with the best validation metric: ``analysis.select``):
+    one row per run and split, with the run's path relative to ``root``, variant, seed and
+    learning rate."""
+    chosen = analysis.select(analysis.run_results(analysis.load_runs(root)))
+    if chosen.empty:
         raise FileNotFoundError(
-            f"No run under {root!r} has a best model (a best/ folder beside config.json): "
-            f"point at a trained --workdir; committed evidence folders hold no models."
+            f"No finished run under {root!r} (summary.json beside config.json): train it "
+            f"first, or point at a trained --workdir; committed evidence folders hold no runs."
         )
+    rows = []
+    for run, variant, seed, lr in chosen[["run", "variant", "seed", "learning_rate"]].to_numpy():
+        for split, metrics in evaluate(os.path.join(root, run), splits, data_dir).items():
+            rows.append(
+                {"run": run, "variant": variant, "seed": seed, "learning_rate": lr, "split": split}
+                | metrics
+            )
     return pd.DataFrame(rows)
 
 

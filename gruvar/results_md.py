@@ -3,12 +3,14 @@
 Each table sits between ``<!-- table:NAME -->`` and ``<!-- /table -->`` in RESULTS.md and is
 rewritten whole, so a number in it is always the CSV's, never typed:
 
-    text = render(text, "results", recurrent)   # both tables
+    text = render(text, "results", recurrent, paper)   # every table
 
 A grid is a directory under ``results/chung`` (music: test NLL, table ``chung``) or
 ``results/dey_salem`` (accuracy, table ``dey``) holding a ``results.csv`` (``analysis.summarize``'s
-columns). Grids appear in the papers' task order, a task's variants (``nottingham_60epochs``)
-after it, numbers in their names compared by value.
+columns). A music grid may also hold ``best_metrics.csv`` (``experiments/evaluate_best.py``: the
+selected runs' best models evaluated again, clean): table ``chung_fit`` sets their train NLL
+beside Table 2's train column. Grids appear in the papers' task order, a task's variants
+(``nottingham_60epochs``) after it, numbers in their names compared by value.
 """
 
 from __future__ import annotations
@@ -33,24 +35,35 @@ ACCURACY_HEADER = (
 )
 
 
+FIT_HEADER = (
+    "| set | model | paper: train | paper: test | ours: train (clean), mean ± std "
+    "| ours: test, mean ± std | n | test − train: paper | test − train: ours |"
+)
+
 TASKS = ("jsb", "nottingham", "musedata", "pianomidi", "imdb", "mnist_row", "mnist_pixel")
 
 
-def render(text: str, results_dir: str, recurrent: Callable[[str], int]) -> str:
-    """``text`` (RESULTS.md) with both tables rebuilt from ``results_dir``."""
-    text = fill(text, "chung", music_table(grids(os.path.join(results_dir, "chung")), recurrent))
+Paper = Callable[[str, str], tuple[float | None, float | None]]
+
+
+def render(text: str, results_dir: str, recurrent: Callable[[str], int], paper: Paper) -> str:
+    """``text`` (RESULTS.md) with every table rebuilt from ``results_dir``. ``paper(set,
+    variant)`` is Table 2's (train, test) NLL for a music model (None where it has none)."""
+    chung = os.path.join(results_dir, "chung")
+    text = fill(text, "chung", music_table(grids(chung), recurrent))
+    text = fill(text, "chung_fit", fit_table(grids(chung, "best_metrics.csv"), paper))
     return fill(text, "dey", accuracy_table(grids(os.path.join(results_dir, "dey_salem"))))
 
 
-def grids(paper_dir: str) -> dict[str, pd.DataFrame]:
-    """Every ``<grid>/results.csv`` under ``paper_dir``, by grid name, in task order."""
+def grids(paper_dir: str, filename: str = "results.csv") -> dict[str, pd.DataFrame]:
+    """Every ``<grid>/<filename>`` under ``paper_dir``, by grid name, in task order."""
     paths = {
         os.path.basename(os.path.dirname(p)): p
-        for p in glob.glob(os.path.join(paper_dir, "*", "results.csv"))
+        for p in glob.glob(os.path.join(paper_dir, "*", filename))
     }
 
     def order(name):  # task order, then numbers by value: nottingham_20epochs before _150epochs
-        task = max((t for t in TASKS if name.startswith(t)), key=len, default=None)
+        task = _task(name)
         parts = [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
         return (TASKS.index(task) if task else len(TASKS), parts)
 
@@ -79,6 +92,33 @@ def music_table(grids: Mapping[str, pd.DataFrame], recurrent: Callable[[str], in
                     "–" if is_missing(r["learning_rates"]) else r["learning_rates"],
                     _int(r["steps"]),
                     _int(r["wall_time_s"], sep=""),
+                )
+            )
+    return "\n".join(rows)
+
+
+def fit_table(grids: Mapping[str, pd.DataFrame], paper: Paper) -> str:
+    """Train and test NLL of the best models, clean (``best_metrics.csv``), beside Table 2's
+    train and test columns: how well each fits its training set, and how much worse it does
+    on the test set, against the paper's."""
+    rows = [FIT_HEADER, markdown_rule(FIT_HEADER)]
+    for grid, frame in grids.items():
+        task = _task(grid)
+        for variant, runs in frame.groupby("variant", sort=False):
+            nll = runs.pivot_table(index="run", columns="split", values="nll")
+            train, test = nll["train"], nll["test"]
+            p_train, p_test = paper(task, variant)
+            rows.append(
+                _row(
+                    grid,
+                    variant,
+                    _value(p_train, 2),
+                    _value(p_test, 2),
+                    _spread(train),
+                    _spread(test),
+                    len(nll),
+                    _value(None if p_train is None else p_test - p_train, 2, signed=True),
+                    _value((test - train).mean(), 3, signed=True),
                 )
             )
     return "\n".join(rows)
@@ -121,6 +161,22 @@ def fill(text: str, name: str, table: str) -> str:
             f"with only table rows between them; found {found}."
         )
     return re.sub(pattern, lambda _: f"<!-- table:{name} -->\n{table}\n<!-- /table -->", text)
+
+
+def _task(grid: str) -> str | None:
+    """The task a grid belongs to: the longest task name it starts with."""
+    return max((t for t in TASKS if grid.startswith(t)), key=len, default=None)
+
+
+def _value(value, digits: int, signed: bool = False) -> str:
+    if value is None or is_missing(value):
+        return "–"
+    return f"{value:{'+' if signed else ''}.{digits}f}"
+
+
+def _spread(values: pd.Series) -> str:
+    text = f"{values.mean():.3f}"
+    return text + (f" ± {values.std():.3f}" if len(values) > 1 else "")
 
 
 def _row(*cells) -> str:

@@ -29,12 +29,26 @@ def test_best_model_gives_back_its_logged_validation_and_test_metrics(trained):
     assert again["train"]["nll"] > 0
 
 
-def test_evaluate_all_finds_every_run_below_a_comparison(trained, tmp_path):
+def _as_run(trained, directory, seed, learning_rate, validation_shift=0.0):
+    """A copy of the trained run posing as another (seed, rate), its logged validation moved."""
+    shutil.copytree(trained, directory)
+    config = json.loads((directory / "config.json").read_text())
+    config["seed"], config["optimizer"]["learning_rate"] = seed, learning_rate
+    (directory / "config.json").write_text(json.dumps(config))
+    lines = [json.loads(line) for line in (directory / "metrics.jsonl").read_text().splitlines()]
+    for line in lines:
+        if line["split"] == "validation":
+            line["nll"] += validation_shift
+    (directory / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+
+
+def test_evaluate_all_takes_the_runs_the_comparison_table_counts(trained, tmp_path):
     grid = tmp_path / "grid"
-    for seed in ("seed0_lr0.1", "seed1_lr0.1"):
-        shutil.copytree(trained, grid / "gru" / seed)
+    _as_run(trained, grid / "gru" / "seed0_lr0.1", 0, 0.1)
+    _as_run(trained, grid / "gru" / "seed0_lr0.01", 0, 0.01, validation_shift=1.0)
+    _as_run(trained, grid / "gru" / "seed1_lr0.1", 1, 0.1)
     frame = best.evaluate_all(str(grid), ("validation",))
-    assert sorted(frame["run"]) == ["gru/seed0_lr0.1", "gru/seed1_lr0.1"]
+    assert sorted(frame["run"]) == ["gru/seed0_lr0.1", "gru/seed1_lr0.1"], "best rate per seed"
     assert frame["nll"].nunique() == 1, "the same model twice gives the same number"
     summary = best.summarize(frame)
     assert summary.loc[("gru", "validation"), ("nll", "count")] == 2
@@ -50,7 +64,7 @@ def test_clear_errors_for_what_is_not_a_trained_run(trained, tmp_path):
         best.evaluate(str(untrained))
     with pytest.raises(ValueError, match="has no split"):
         best.evaluate(str(trained), ("dev",))
-    with pytest.raises(FileNotFoundError, match="No run under"):
+    with pytest.raises(FileNotFoundError, match="No finished run under"):
         best.evaluate_all(str(untrained))
 
 

@@ -57,6 +57,23 @@ def test_a_music_variant_with_no_finished_run_gets_no_verdict():
     assert gru[8] == "–" and "nan" not in rows
 
 
+def test_fit_rows_set_clean_train_and_test_beside_the_papers_columns():
+    frame = pd.DataFrame(
+        {
+            "run": ["gru/s0", "gru/s0", "gru/s1", "gru/s1", "mgu/s0", "mgu/s0"],
+            "variant": ["gru", "gru", "gru", "gru", "mgu", "mgu"],
+            "split": ["train", "test"] * 3,
+            "nll": [3.2, 3.6, 3.4, 3.5, 3.0, 3.9],
+        }
+    )
+    rows = results_md.fit_table({"nottingham_x": frame}, chung.paper_nll).splitlines()[2:]
+    gru, mgu = (cells(r) for r in rows)
+    assert gru[:4] == ["nottingham_x", "gru", "2.79", "3.23"]
+    assert gru[4] == f"3.300 ± {np.std([3.2, 3.4], ddof=1):.3f}" and gru[5].startswith("3.550")
+    assert gru[6:] == ["2", "+0.44", "+0.250"]
+    assert mgu[2:4] == ["–", "–"] and mgu[4] == "3.000" and mgu[7:] == ["–", "+0.900"]
+
+
 def test_accuracy_rows_give_each_variant_against_gru():
     table = grid(["gru", "gru3"], [0.9873, 0.9751], [np.nan, 0.596], metric="accuracy")
     rows = results_md.accuracy_table({"mnist_row": table}).splitlines()[2:]
@@ -105,6 +122,9 @@ def test_the_committed_results_md_matches_the_committed_csvs():
     """Nobody typed a number into RESULTS.md: rebuilding its tables changes nothing."""
     text = (ROOT / "RESULTS.md").read_text()
     rebuilt = results_md.render(
-        text, str(ROOT / "results"), lambda v: chung.recurrent_params(v, chung.matched_units(v))
+        text,
+        str(ROOT / "results"),
+        lambda v: chung.recurrent_params(v, chung.matched_units(v)),
+        chung.paper_nll,
     )
     assert rebuilt == text, "RESULTS.md is out of date: run python experiments/fill_results.py"
