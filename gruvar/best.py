@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 
-import jax
 import ml_collections
 import pandas as pd
 
@@ -55,7 +54,7 @@ def evaluate(
     ckpts = checkpoint.Checkpoints(best, 1)
     saved, _ = ckpts.restore(ckpts.latest_step(), {"params": state.params})
     ckpts.close()
-    state = state.replace(params=jax.device_put(saved["params"]))
+    state = state.replace(params=saved["params"])
     size = config.data.eval_batch_size
     return {s: steps.evaluate(dataset.kind, state, dataset.eval_batches(s, size)) for s in splits}
 
@@ -85,6 +84,6 @@ def evaluate_all(
 
 def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     """Mean, std and count of each metric by variant and split."""
-    metrics = [c for c in frame.columns if c not in ("run", "variant", "seed", "learning_rate")]
-    metrics.remove("split")
+    keys = ("run", "variant", "seed", "learning_rate", "split")
+    metrics = [c for c in frame.columns if c not in keys]
     return frame.groupby(["variant", "split"])[metrics].agg(["mean", "std", "count"])

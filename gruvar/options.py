@@ -16,7 +16,8 @@ used (PAPERS.md §1.5, §3.3):
 
 Pylearn2's ``Recurrent`` layer (and the ``LSTM`` built on it) drew its hidden-to-hidden matrix
 as the orthogonal factor of an SVD (``svd=True``, the default, which librnn's configs keep) and
-used ``irange`` for every other weight (PAPERS.md §1.5; the sandbox GRU's source was not seen).
+used ``irange`` for every other weight (``pylearn2/sandbox/rnn/models/rnn.py`` in
+lisa-lab/pylearn2; the GRU class of the branch librnn used was not seen).
 
 Each set also gives the output head's kernel initialiser. Peepholes start at 0 in every set.
 The objects are built once here, so models built twice from one config compare equal (and
