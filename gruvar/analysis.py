@@ -73,7 +73,8 @@ def expected_runs(root: str) -> list[str] | None:
 
 def run_results(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per run: its best-validation evaluation (step, validation and test metric, and
-    the train metric of the last window logged by then), steps, wall time and status."""
+    the train metric of the last window logged by then; NaN before its first evaluation),
+    steps, wall time and status."""
     rows = []
     for run, frame in runs.groupby("run", sort=False):
         first = frame.iloc[0]
@@ -89,6 +90,7 @@ def run_results(runs: pd.DataFrame) -> pd.DataFrame:
             "paper": first.get("paper.test"),
             "steps": frame["step"].max() if "step" in frame else np.nan,
             "wall_time": frame["wall_time"].max() if "wall_time" in frame else np.nan,
+            **dict.fromkeys(("best_step", "validation", "test", "train"), np.nan),
         }
         if metric is not None:
             val = frame[frame["split"] == "validation"].dropna(subset=[metric])
@@ -112,8 +114,6 @@ def finished(results: pd.DataFrame) -> pd.DataFrame:
     """The runs of ``run_results`` that finished (complete or stopped early) with a finite
     validation metric: the only ones any selection or table counts."""
     done = results[results["status"].isin(["complete", "stopped_early"])]
-    if "validation" not in done:  # no run has evaluated yet
-        return done.iloc[:0]
     return done.dropna(subset=["validation"])
 
 
