@@ -119,6 +119,11 @@ def recurrent_params(variant: str, units: int) -> int:
     return count
 
 
+def layer_params(variant: str) -> int:
+    """The recurrent layer's parameter count at the units this config gives ``variant``."""
+    return recurrent_params(variant, matched_units(variant))
+
+
 def matched_units(variant: str) -> int:
     """Table 1's units, or the hidden size closest to the GRU's recurrent parameter count."""
     if variant in UNITS:

@@ -30,8 +30,7 @@ def main(argv):
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     with open(_RESULTS_MD.value) as f:
         chung = chung_config()
-        recurrent = lambda v: chung.recurrent_params(v, chung.matched_units(v))  # noqa: E731
-        text = render(f.read(), _RESULTS.value, recurrent, chung.paper_nll)
+        text = render(f.read(), _RESULTS.value, chung.layer_params, chung.paper_nll)
     with open(_RESULTS_MD.value, "w") as f:
         f.write(text)
     print(f"{_RESULTS_MD.value}: tables rewritten from {_RESULTS.value}/*/*/results.csv.")

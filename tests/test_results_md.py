@@ -124,7 +124,7 @@ def test_the_committed_results_md_matches_the_committed_csvs():
     rebuilt = results_md.render(
         text,
         str(ROOT / "results"),
-        lambda v: chung.recurrent_params(v, chung.matched_units(v)),
+        chung.layer_params,
         chung.paper_nll,
     )
     assert rebuilt == text, "RESULTS.md is out of date: run python experiments/fill_results.py"
