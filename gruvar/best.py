@@ -5,6 +5,11 @@ loss as it trained: averaged over a window of updates and, with ``train.weight_n
 at noisy weights. Papers report a train column of the final model (Chung et al. 2014, Table 2),
 so comparing with it needs the clean number: the best-validation parameters (``best/``) on the
 whole split, no noise, exactly as validation and test were measured.
+
+Chung et al. never define Table 2's "average" (PAPERS.md §1.6.8). Ours weights every predicted
+frame alike; ``by_sequence`` also gives the other reading, every song alike:
+
+    nll_by_sequence = (1/N) Σ_i (1/T_i) Σ_{t<T_i} Σ_d BCE(logit_itd, y_itd)
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ import json
 import os
 
 import ml_collections
+import numpy as np
 import pandas as pd
 
 from gruvar import analysis, checkpoint, data, steps
 from gruvar.config import default_config
+from gruvar.data import Split
 
 
 def load_config(run_dir: str) -> ml_collections.ConfigDict:
@@ -34,11 +41,9 @@ def load_config(run_dir: str) -> ml_collections.ConfigDict:
     return config
 
 
-def evaluate(
-    run_dir: str, splits: tuple[str, ...] = ("train",), data_dir: str | None = None
-) -> dict[str, dict[str, float]]:
-    """split -> metrics of the run's best-validation model on that whole split (padding and
-    weight noise excluded). ``data_dir`` overrides the one the run was trained with."""
+def restore(run_dir: str, data_dir: str | None = None):
+    """(config, dataset, state): a run's config, its data set (from ``data_dir`` if given,
+    else the run's own) and a train state holding its best-validation parameters."""
     config = load_config(run_dir)
     best = os.path.join(run_dir, "best")
     if not os.path.isdir(best):
@@ -47,20 +52,55 @@ def evaluate(
             f"Resume its training first (the same experiments/ command and --workdir)."
         )
     dataset = data.load(config.data.name, data_dir or config.data.data_dir, **config.data.options)
-    unknown = [s for s in splits if s not in dataset.splits]
-    if unknown:
-        raise ValueError(f"{dataset.name} has no split {unknown}; it has {list(dataset.splits)}.")
     state = steps.create_state(config, dataset, steps.build_model(config, dataset), 1)
     ckpts = checkpoint.Checkpoints(best, 1)
     saved, _ = ckpts.restore(ckpts.latest_step(), {"params": state.params})
     ckpts.close()
-    state = state.replace(params=saved["params"])
+    return config, dataset, state.replace(params=saved["params"])
+
+
+def evaluate(
+    run_dir: str,
+    splits: tuple[str, ...] = ("train",),
+    data_dir: str | None = None,
+    by_sequence: bool = False,
+) -> dict[str, dict[str, float]]:
+    """split -> metrics of the run's best-validation model on that whole split (padding and
+    weight noise excluded), with ``nll_by_sequence`` too if ``by_sequence``. ``data_dir``
+    overrides the one the run was trained with."""
+    config, dataset, state = restore(run_dir, data_dir)
+    unknown = [s for s in splits if s not in dataset.splits]
+    if unknown:
+        raise ValueError(f"{dataset.name} has no split {unknown}; it has {list(dataset.splits)}.")
     size = config.data.eval_batch_size
-    return {s: steps.evaluate(dataset.kind, state, dataset.eval_batches(s, size)) for s in splits}
+    metrics = {}
+    for s in splits:  # the per-sequence NLL first: a classification set fails before any work
+        extra = {}
+        if by_sequence:
+            per_sequence = sequence_nll(dataset.kind, state, dataset.splits[s])
+            extra["nll_by_sequence"] = float(per_sequence.mean())
+        metrics[s] = steps.evaluate(dataset.kind, state, dataset.eval_batches(s, size)) | extra
+    return metrics
+
+
+def sequence_nll(kind: str, state, split: Split) -> np.ndarray:
+    """Each sequence's NLL per predicted frame [N], in the split's order (one per batch)."""
+    if kind != "frames":
+        raise ValueError(
+            f"A per-sequence NLL needs a frames data set (music), not {kind!r}: drop by_sequence."
+        )
+    one = {"weights": np.ones(1, np.float32)}
+    sums = [
+        steps.eval_step(kind, state, split.take(np.array([i])) | one) for i in range(len(split))
+    ]
+    return np.array([float(s["nll"]) / max(float(s["frames"]), 1.0) for s in sums])
 
 
 def evaluate_all(
-    root: str, splits: tuple[str, ...] = ("train",), data_dir: str | None = None
+    root: str,
+    splits: tuple[str, ...] = ("train",),
+    data_dir: str | None = None,
+    by_sequence: bool = False,
 ) -> pd.DataFrame:
     """``evaluate`` for the runs under ``root`` that its comparison table counts (for each
     variant and seed, the finished run with the best validation metric: ``analysis.select``):
@@ -74,7 +114,8 @@ def evaluate_all(
         )
     rows = []
     for run, variant, seed, lr in chosen[["run", "variant", "seed", "learning_rate"]].to_numpy():
-        for split, metrics in evaluate(os.path.join(root, run), splits, data_dir).items():
+        path = os.path.join(root, run)
+        for split, metrics in evaluate(path, splits, data_dir, by_sequence).items():
             rows.append(
                 {"run": run, "variant": variant, "seed": seed, "learning_rate": lr, "split": split}
                 | metrics

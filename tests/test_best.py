@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_train import smoke
 
@@ -84,3 +85,21 @@ def test_the_entry_point_writes_best_metrics_csv(trained, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "best_metrics:" in result.stdout
     assert (trained / "best_metrics.csv").read_text().startswith("run,variant,seed")
+
+
+def test_per_sequence_nll_recombines_into_the_frame_weighted_one(trained):
+    # shift's sequences have 4 to 12 frames, so the two averages differ, and weighting each
+    # song's NLL by its frames must give back the batched, padded frame average exactly.
+    again = best.evaluate(str(trained), ("test",), by_sequence=True)["test"]
+    _, dataset, state = best.restore(str(trained))
+    split = dataset.splits["test"]
+    per_sequence = best.sequence_nll(dataset.kind, state, split)
+    assert len(per_sequence) == len(split) and len(set(split.lengths)) > 1
+    assert np.average(per_sequence, weights=split.lengths) == pytest.approx(again["nll"], rel=1e-5)
+    assert again["nll_by_sequence"] == pytest.approx(per_sequence.mean(), rel=1e-6)
+    assert abs(again["nll_by_sequence"] - again["nll"]) > 1e-4
+
+
+def test_per_sequence_nll_needs_a_frames_data_set():
+    with pytest.raises(ValueError, match="needs a frames data set"):
+        best.sequence_nll("classify", None, None)
