@@ -9,8 +9,11 @@ A grid is a directory under ``results/chung`` (music: test NLL, table ``chung``)
 ``results/dey_salem`` (accuracy, table ``dey``) holding a ``results.csv`` (``analysis.summarize``'s
 columns). A music grid may also hold ``best_metrics.csv`` (``experiments/evaluate_best.py``: the
 selected runs' best models evaluated again, clean): table ``chung_fit`` sets their train NLL
-beside Table 2's train column. Grids appear in the papers' task order, a task's variants
-(``nottingham_60epochs``) after it, numbers in their names compared by value.
+beside Table 2's train column, and table ``chung_per_song`` their test NLL averaged song by song
+(where evaluated ``--by_sequence``) beside Table 2's test column. ``results/baselines/music.csv``
+(``experiments/baselines.py``) fills table ``music_baselines``: the model-free baselines on each
+split. Grids appear in the papers' task order, a task's variants (``nottingham_60epochs``) after
+it, numbers in their names compared by value.
 """
 
 from __future__ import annotations
@@ -39,6 +42,11 @@ FIT_HEADER = (
     "| set | model | paper: train | paper: test | ours: train (clean), mean ± std "
     "| ours: test, mean ± std | n | test − train: paper | test − train: ours |"
 )
+PER_SONG_HEADER = (
+    "| set | model | paper (test) | ours: test per frame | ours: test per song, mean ± std | n "
+    "| per song vs paper | within 5%? |"
+)
+BASELINE_HEADER = "| set | baseline | train | validation | test | test − train |"
 
 TASKS = ("jsb", "nottingham", "musedata", "pianomidi", "imdb", "mnist_row", "mnist_pixel")
 
@@ -52,6 +60,9 @@ def render(text: str, results_dir: str, recurrent: Callable[[str], int], paper: 
     chung = os.path.join(results_dir, "chung")
     text = fill(text, "chung", music_table(grids(chung), recurrent))
     text = fill(text, "chung_fit", fit_table(grids(chung, "best_metrics.csv"), paper))
+    text = fill(text, "chung_per_song", per_song_table(grids(chung, "best_metrics.csv"), paper))
+    music = pd.read_csv(os.path.join(results_dir, "baselines", "music.csv"))
+    text = fill(text, "music_baselines", baseline_table(music))
     return fill(text, "dey", accuracy_table(grids(os.path.join(results_dir, "dey_salem"))))
 
 
@@ -121,6 +132,41 @@ def fit_table(grids: Mapping[str, pd.DataFrame], paper: Paper) -> str:
                     _value((test - train).mean(), 3, signed=True),
                 )
             )
+    return "\n".join(rows)
+
+
+def per_song_table(grids: Mapping[str, pd.DataFrame], paper: Paper) -> str:
+    """Test NLL averaged song by song (``nll_by_sequence``), the other reading of Table 2's
+    "average", against Table 2's test column; grids evaluated without it are left out."""
+    rows = [PER_SONG_HEADER, markdown_rule(PER_SONG_HEADER)]
+    for grid, frame in grids.items():
+        if "nll_by_sequence" not in frame:
+            continue
+        test = frame[frame["split"] == "test"]
+        for variant, runs in test.groupby("variant", sort=False):
+            p_test = paper(_task(grid), variant)[1]
+            rel = None if p_test is None else runs["nll_by_sequence"].mean() / p_test - 1
+            rows.append(
+                _row(
+                    grid,
+                    variant,
+                    _value(p_test, 2),
+                    f"{runs['nll'].mean():.3f}",
+                    _spread(runs["nll_by_sequence"]),
+                    len(runs),
+                    "–" if rel is None else f"{rel * 100:+.1f}%",
+                    "–" if rel is None else ("yes" if rel <= TARGET else "no"),
+                )
+            )
+    return "\n".join(rows)
+
+
+def baseline_table(frame: pd.DataFrame) -> str:
+    """The model-free baselines (``gruvar.baselines``): NLL per frame on each split."""
+    rows = [BASELINE_HEADER, markdown_rule(BASELINE_HEADER)]
+    for r in frame.to_dict("records"):
+        nll = [f"{r[s]:.3f}" for s in ("train", "validation", "test")]
+        rows.append(_row(r["dataset"], r["baseline"], *nll, f"{r['test'] - r['train']:+.3f}"))
     return "\n".join(rows)
 
 

@@ -74,6 +74,42 @@ def test_fit_rows_set_clean_train_and_test_beside_the_papers_columns():
     assert mgu[2:4] == ["–", "–"] and mgu[4] == "3.000" and mgu[7:] == ["–", "+0.900"]
 
 
+def test_per_song_rows_compare_the_test_split_averaged_song_by_song():
+    frame = pd.DataFrame(
+        {
+            "run": ["gru/s0", "gru/s0", "gru/s1", "gru/s1", "mgu/s0", "mgu/s0"],
+            "variant": ["gru", "gru", "gru", "gru", "mgu", "mgu"],
+            "split": ["train", "test"] * 3,
+            "nll": [3.2, 3.6, 3.4, 3.5, 3.0, 3.9],
+            "nll_by_sequence": [3.1, 3.3, 3.3, 3.5, 2.9, 4.0],
+        }
+    )
+    unevaluated = frame.drop(columns="nll_by_sequence")
+    grids = {"nottingham_x": frame, "nottingham_y": unevaluated}
+    rows = results_md.per_song_table(grids, chung.paper_nll).splitlines()[2:]
+    assert len(rows) == 2, "a grid evaluated without --by_sequence has no rows"
+    gru, mgu = (cells(r) for r in rows)
+    assert gru[:4] == ["nottingham_x", "gru", "3.23", "3.550"]
+    assert gru[4:6] == [f"3.400 ± {np.std([3.3, 3.5], ddof=1):.3f}", "2"]
+    assert gru[6:] == [f"{(3.4 / 3.23 - 1) * 100:+.1f}%", "no"], "+5.3% misses the 5% target"
+    assert mgu[2] == "–" and mgu[4] == "4.000" and mgu[6:] == ["–", "–"]
+
+
+def test_baseline_rows_give_every_split_and_the_test_train_gap():
+    frame = pd.DataFrame(
+        {
+            "dataset": ["nottingham", "nottingham"],
+            "baseline": ["independent", "markov"],
+            "train": [10.0671, 5.2139],
+            "validation": [10.0124, 5.2350],
+            "test": [10.2607, 5.1532],
+        }
+    )
+    independent, markov = (cells(r) for r in results_md.baseline_table(frame).splitlines()[2:])
+    assert independent == ["nottingham", "independent", "10.067", "10.012", "10.261", "+0.194"]
+    assert markov[2:] == ["5.214", "5.235", "5.153", "-0.061"]
+
+
 def test_accuracy_rows_give_each_variant_against_gru():
     table = grid(["gru", "gru3"], [0.9873, 0.9751], [np.nan, 0.596], metric="accuracy")
     rows = results_md.accuracy_table({"mnist_row": table}).splitlines()[2:]
