@@ -13,6 +13,7 @@ from gruvar import cells, options
 OPTIMIZERS = ("rmsprop", "adam", "sgd")
 SCHEDULES = ("constant", "cosine", "linear")
 NOISE_ON = ("all", "recurrent")
+FRAME_LOSSES = ("batch_mean", "summed")
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -51,6 +52,9 @@ def default_config() -> ml_collections.ConfigDict:
     c.train.num_epochs = 10
     c.train.weight_noise = 0.0  # std of Gaussian noise on weight matrices, fresh each update
     c.train.weight_noise_on = "all"  # or "recurrent": the recurrent layers' matrices only
+    # frames tasks: "batch_mean" (each update's loss is its batch's NLL per frame) or "summed"
+    # (its summed NLL over a constant, so every training frame weighs alike: librnn's cost)
+    c.train.frame_loss = "batch_mean"
     c.train.log_every_steps = 50
     c.train.eval_every_steps = 0  # 0: once per epoch
     c.train.checkpoint_every_steps = 0  # 0: at each eval
@@ -107,6 +111,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     _choice(config, "optimizer.name", OPTIMIZERS)
     _choice(config, "optimizer.schedule", SCHEDULES)
     _choice(config, "train.weight_noise_on", NOISE_ON)
+    _choice(config, "train.frame_loss", FRAME_LOSSES)
     if config.optimizer.grad_clip_norm is not None:
         _positive(config, "optimizer.grad_clip_norm")
     for field in ("train.eval_every_steps", "train.checkpoint_every_steps"):
@@ -135,7 +140,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
 
 
 def check_task(config: ml_collections.ConfigDict, dataset) -> None:
-    """The model fits the data: token inputs need an embedding, and only token inputs have one."""
+    """The config fits the data: token inputs need an embedding, only token inputs have one,
+    and only frames are weighed by ``train.frame_loss``."""
     if dataset.vocab_size is not None and config.model.embed_dim is None:
         raise ValueError(
             f"config.model.embed_dim must be set: dataset {dataset.name!r} gives token ids "
@@ -145,6 +151,11 @@ def check_task(config: ml_collections.ConfigDict, dataset) -> None:
         raise ValueError(
             f"config.model.embed_dim is {config.model.embed_dim}, but dataset "
             f"{dataset.name!r} gives real-valued inputs, not token ids; leave it unset."
+        )
+    if config.train.frame_loss != "batch_mean" and dataset.kind != "frames":
+        raise ValueError(
+            f"config.train.frame_loss={config.train.frame_loss!r} weighs frames; {dataset.name!r} "
+            f"is a {dataset.kind!r} task. Leave it at 'batch_mean'."
         )
     per_epoch = dataset.steps_per_epoch(config.data.batch_size)
     if per_epoch == 0:

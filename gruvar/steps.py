@@ -155,7 +155,17 @@ def with_weight_noise(params, rng: Array, std: float, on: str = "all"):
     return jax.tree.unflatten(treedef, noisy)
 
 
-def _train_step(kind: str, noise: float, noise_on: str, state, window: Sums, batch, rng: Array):
+def loss_frames(config: ml_collections.ConfigDict, dataset) -> float:
+    """What a ``train.frame_loss="summed"`` update divides its summed NLL by: the training
+    split's mean predicted frames per batch, a constant, so a long song's update outweighs a
+    short one's as in librnn's summed cost (PAPERS.md §1.5) while the loss keeps the scale of
+    a mean per frame. 0 for "batch_mean" (each batch divides by its own frames)."""
+    if config.train.frame_loss == "batch_mean":
+        return 0.0
+    return float(dataset.splits["train"].lengths.mean() * config.data.batch_size)
+
+
+def _train_step(kind, noise, noise_on, frames, state, window: Sums, batch, rng: Array):
     step_rng = jax.random.fold_in(rng, state.step)
 
     def loss_fn(params):
@@ -165,7 +175,8 @@ def _train_step(kind: str, noise: float, noise_on: str, state, window: Sums, bat
         logits = state.apply_fn(
             {"params": params}, batch["x"], batch["lengths"], rngs={"noise": step_rng}
         )
-        return loss_and_sums(kind, logits, batch)
+        loss, sums = loss_and_sums(kind, logits, batch)
+        return (sums["nll"] / frames if frames else loss), sums
 
     (loss, sums), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
     bad = ~jnp.isfinite(loss)
@@ -179,7 +190,7 @@ def _train_step(kind: str, noise: float, noise_on: str, state, window: Sums, bat
     return state.apply_gradients(grads=grads), window
 
 
-_STATIC = dict(static_argnums=0, static_argnames=("weight_noise", "noise_on"))
+_STATIC = dict(static_argnums=0, static_argnames=("weight_noise", "noise_on", "loss_frames"))
 
 
 @functools.partial(jax.jit, **_STATIC, donate_argnums=(1, 2))
@@ -191,11 +202,13 @@ def train_step(
     rng: Array,
     weight_noise: float = 0.0,
     noise_on: str = "all",
+    loss_frames: float = 0.0,
 ):
     """One update. ``rng`` is folded with the step, one key per step, for weight noise
     (``weight_noise``: its std, on the matrices ``noise_on`` names, ``with_weight_noise``)
-    and stochastic layers."""
-    return _train_step(kind, weight_noise, noise_on, state, window, batch, rng)
+    and stochastic layers. ``loss_frames`` > 0: the loss is the batch's summed NLL over it
+    (``loss_frames``), not its mean per frame."""
+    return _train_step(kind, weight_noise, noise_on, loss_frames, state, window, batch, rng)
 
 
 @functools.partial(jax.jit, **_STATIC, donate_argnums=(1, 2))
@@ -207,10 +220,11 @@ def train_steps(
     rngs: Array,
     weight_noise: float = 0.0,
     noise_on: str = "all",
+    loss_frames: float = 0.0,
 ):
     """One update of each of K runs at once: every argument has a leading axis of K (``states``
     stacked train states, ``batches`` each run's own batch, ``rngs`` each run's key)."""
-    step = functools.partial(_train_step, kind, weight_noise, noise_on)
+    step = functools.partial(_train_step, kind, weight_noise, noise_on, loss_frames)
     return jax.vmap(step)(states, windows, batches, rngs)
 
 

@@ -77,6 +77,7 @@ def train_runs(configs: list[ml_collections.ConfigDict], workdirs: list[str]) ->
     parallel.check_batch_size(base.data.batch_size, "data.batch_size")
     parallel.check_batch_size(base.data.eval_batch_size, "data.eval_batch_size")
     kind, batch_size = dataset.kind, base.data.batch_size
+    frames = steps.loss_frames(base, dataset)
     per_epoch = dataset.steps_per_epoch(batch_size)
     total = base.train.num_epochs * per_epoch
     eval_every = base.train.eval_every_steps or per_epoch
@@ -175,6 +176,7 @@ def train_runs(configs: list[ml_collections.ConfigDict], workdirs: list[str]) ->
                 rngs,
                 weight_noise=base.train.weight_noise,
                 noise_on=base.train.weight_noise_on,
+                loss_frames=frames,
             )
             step += 1
             done = step == total

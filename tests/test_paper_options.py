@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import reference
 from conftest import init_params
-from test_train import smoke
+from test_train import params_of, smoke
 
 import gruvar
-from gruvar import data, options, steps
+from gruvar import data, options, steps, train
 
 
 def _state_and_batch(**overrides):
@@ -108,6 +108,60 @@ def test_noise_std_zero_is_the_noiseless_step_exactly():
     assert float(w1["nll"]) == float(w2["nll"])
 
 
+def test_a_summed_frame_loss_scales_each_update_by_its_frames():
+    """librnn summed each song's NLL, so a long song's update outweighs a short one's: with
+    plain SGD the summed loss's step is the mean loss's step times frames / loss_frames."""
+    state, batch = _state_and_batch(**{"optimizer.name": "sgd", "optimizer.learning_rate": 0.1})
+    frames = float(batch["lengths"].sum())
+    steps_taken = {}
+    for name, loss_frames in (("mean", 0.0), ("summed", frames / 3)):
+        copy = jax.tree.map(jnp.array, state)
+        new, window = steps.train_step(
+            "frames",
+            copy,
+            steps.zero_window("frames"),
+            batch,
+            jax.random.key(0),
+            loss_frames=loss_frames,
+        )
+        steps_taken[name] = jax.tree.map(
+            lambda a, b: np.asarray(a) - np.asarray(b), new.params, state.params
+        )
+        assert float(window["frames"]) == frames, "the logged metric stays a mean per frame"
+    for mean, summed in zip(*map(jax.tree.leaves, steps_taken.values()), strict=True):
+        np.testing.assert_allclose(summed, 3 * mean, rtol=1e-4, atol=1e-6)
+
+
+def test_loss_frames_is_the_mean_frames_of_a_training_batch():
+    cfg = smoke("gru,shift", **{"train.frame_loss": "summed"})
+    dataset = data.load(cfg.data.name, None, **cfg.data.options)
+    lengths = dataset.splits["train"].lengths
+    assert steps.loss_frames(cfg, dataset) == pytest.approx(lengths.mean() * cfg.data.batch_size)
+    cfg.train.frame_loss = "batch_mean"
+    assert steps.loss_frames(cfg, dataset) == 0.0
+
+
+def test_training_with_a_summed_frame_loss_takes_other_steps(tmp_path):
+    """The config field reaches the update: shift's songs differ in length, so weighing each
+    by its frames changes training."""
+    ends = {}
+    for loss in ("batch_mean", "summed"):
+        cfg = smoke("gru,shift", **{"train.num_epochs": 1, "train.frame_loss": loss})
+        train.train_and_evaluate(cfg, str(tmp_path / loss))
+        ends[loss] = params_of(tmp_path / loss)
+    assert ends["batch_mean"][0] == ends["summed"][0], "the same number of steps"
+    leaves = zip(*(jax.tree.leaves(p) for _, p in ends.values()), strict=True)
+    assert any(not np.allclose(a, b) for a, b in leaves)
+
+
+def test_a_summed_frame_loss_on_a_classification_task_is_an_error():
+    from gruvar import config as config_lib
+
+    cfg = smoke("gru,parity", **{"train.frame_loss": "summed"})
+    with pytest.raises(ValueError, match="weighs frames; 'parity' is a 'classify' task"):
+        config_lib.check_task(cfg, data.load(cfg.data.name, None, **cfg.data.options))
+
+
 def test_hard_sigmoid_is_keras_not_jax():
     a = jnp.array([-3.0, -2.5, -1.0, 0.0, 1.0, 2.5, 3.0])
     np.testing.assert_allclose(options.hard_sigmoid(a), [0, 0, 0.3, 0.5, 0.7, 1, 1], atol=1e-7)
@@ -178,6 +232,7 @@ def test_pylearn2_initialisers_make_only_the_candidate_u_orthogonal(variant, can
         ("model.gate", "relu", r"config.model.gate = 'relu' is unknown"),
         ("train.weight_noise_on", "head", r"config.train.weight_noise_on = 'head' is unknown"),
         ("train.weight_noise", -0.1, "config.train.weight_noise is a standard deviation"),
+        ("train.frame_loss", "sum", r"config.train.frame_loss = 'sum' is unknown"),
     ],
 )
 def test_bad_option_values_name_the_field(field, value, message):
