@@ -21,12 +21,17 @@ def _state_and_batch(**overrides):
     return state, batch
 
 
+def _step(state, batch, **options):
+    """(new state, metrics window) of one update from a copy of ``state`` (a step donates it)."""
+    copy = jax.tree.map(jnp.array, state)
+    return steps.train_step(
+        "frames", copy, steps.zero_window("frames"), batch, jax.random.key(7), **options
+    )
+
+
 def _loss_at(state, batch, step, noise):
     """The training loss a step reports, with the state's step set to ``step``."""
-    state = jax.tree.map(jnp.array, state.replace(step=step))  # a copy: the step donates it
-    _, window = steps.train_step(
-        "frames", state, steps.zero_window("frames"), batch, jax.random.key(7), weight_noise=noise
-    )
+    _, window = _step(state.replace(step=step), batch, weight_noise=noise)
     return float(window["nll"] / window["frames"])
 
 
@@ -66,16 +71,7 @@ def test_a_step_with_noise_on_the_recurrent_layers_only_differs_from_noise_every
     state, batch = _state_and_batch()
     losses = []
     for on in ("all", "recurrent"):
-        copy = jax.tree.map(jnp.array, state)
-        _, window = steps.train_step(
-            "frames",
-            copy,
-            steps.zero_window("frames"),
-            batch,
-            jax.random.key(7),
-            weight_noise=0.075,
-            noise_on=on,
-        )
+        _, window = _step(state, batch, weight_noise=0.075, noise_on=on)
         losses.append(float(window["nll"] / window["frames"]))
     assert losses[0] != losses[1]
 
@@ -115,15 +111,7 @@ def test_a_summed_frame_loss_scales_each_update_by_its_frames():
     frames = float(batch["lengths"].sum())
     steps_taken = {}
     for name, loss_frames in (("mean", 0.0), ("summed", frames / 3)):
-        copy = jax.tree.map(jnp.array, state)
-        new, window = steps.train_step(
-            "frames",
-            copy,
-            steps.zero_window("frames"),
-            batch,
-            jax.random.key(0),
-            loss_frames=loss_frames,
-        )
+        new, window = _step(state, batch, loss_frames=loss_frames)
         steps_taken[name] = jax.tree.map(
             lambda a, b: np.asarray(a) - np.asarray(b), new.params, state.params
         )

@@ -57,15 +57,21 @@ def test_a_music_variant_with_no_finished_run_gets_no_verdict():
     assert gru[8] == "–" and "nan" not in rows
 
 
-def test_fit_rows_set_clean_train_and_test_beside_the_papers_columns():
-    frame = pd.DataFrame(
+def best_metrics(**columns):
+    """A best_metrics.csv of two GRU seeds and one MGU, train and test, with more ``columns``."""
+    return pd.DataFrame(
         {
             "run": ["gru/s0", "gru/s0", "gru/s1", "gru/s1", "mgu/s0", "mgu/s0"],
             "variant": ["gru", "gru", "gru", "gru", "mgu", "mgu"],
             "split": ["train", "test"] * 3,
             "nll": [3.2, 3.6, 3.4, 3.5, 3.0, 3.9],
         }
+        | columns
     )
+
+
+def test_fit_rows_set_clean_train_and_test_beside_the_papers_columns():
+    frame = best_metrics()
     rows = results_md.fit_table({"nottingham_x": frame}, chung.paper_nll).splitlines()[2:]
     gru, mgu = (cells(r) for r in rows)
     assert gru[:4] == ["nottingham_x", "gru", "2.79", "3.23"]
@@ -75,16 +81,8 @@ def test_fit_rows_set_clean_train_and_test_beside_the_papers_columns():
 
 
 def test_per_song_rows_compare_the_test_split_averaged_song_by_song():
-    frame = pd.DataFrame(
-        {
-            "run": ["gru/s0", "gru/s0", "gru/s1", "gru/s1", "mgu/s0", "mgu/s0"],
-            "variant": ["gru", "gru", "gru", "gru", "mgu", "mgu"],
-            "split": ["train", "test"] * 3,
-            "nll": [3.2, 3.6, 3.4, 3.5, 3.0, 3.9],
-            "nll_by_sequence": [3.1, 3.3, 3.3, 3.5, 2.9, 4.0],
-        }
-    )
-    unevaluated = frame.drop(columns="nll_by_sequence")
+    frame = best_metrics(nll_by_sequence=[3.1, 3.3, 3.3, 3.5, 2.9, 4.0])
+    unevaluated = best_metrics()
     grids = {"nottingham_x": frame, "nottingham_y": unevaluated}
     rows = results_md.per_song_table(grids, chung.paper_nll).splitlines()[2:]
     assert len(rows) == 2, "a grid evaluated without --by_sequence has no rows"
