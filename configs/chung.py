@@ -55,7 +55,10 @@ Training, following the paper where it speaks and PAPERS.md §1.6 where it does 
   at most 100 epochs (librnn allowed 500 at one sequence per update); the reported test NLL is
   the best-validation evaluation's.
 - NLL per frame: the sum over 88 keys of Bernoulli NLLs, averaged over all predicted frames of
-  a split, padding masked (§1.6.8).
+  a split, padding masked (§1.6.8). Table 2 never says how it averaged; librnn monitored one
+  song per batch, and pylearn2's monitor weighs batches alike, so it may have averaged song by
+  song. ``experiments/evaluate_best.py --by_sequence`` gives that reading too (RESULTS.md: it
+  brings MuseData from 22-24% above Table 2 to 7-8%, and changes Nottingham by 0.04 or less).
 
 Modifiers: ``reduced`` (at most 20 epochs, patience 5: what this project's 2-core CPU affords on
 Nottingham, MuseData and Piano-midi, whose training sets have 13x, 18x and 5.6x JSB's frames),
