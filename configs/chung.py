@@ -51,6 +51,10 @@ Training, following the paper where it speaks and PAPERS.md §1.6 where it does 
   Pylearn2's RNN layers drew the candidate's U orthogonal instead (``model.init=pylearn2``);
   on Nottingham (``librnn``) that gave tanh 3.64 and GRU 3.61, no better, so it is not the
   default.
+- Each update's loss is its NLL per frame (``train.frame_loss=batch_mean``), so at one song
+  per update every song weighs alike; librnn summed over frames, so long songs weighed more.
+  ``train.frame_loss=summed`` is librnn's weighting: on MuseData (``librnn``, 100 epochs) it
+  gains 0.1 NLL by frames and loses 0.03 per song (RESULTS.md), so it is not the default.
 - Early stopping on validation NLL: evaluate every epoch, stop after 20 without improvement,
   at most 100 epochs (librnn allowed 500 at one sequence per update); the reported test NLL is
   the best-validation evaluation's.
