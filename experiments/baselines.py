@@ -12,7 +12,6 @@ import pandas as pd
 from absl import app, flags
 
 from gruvar import baselines, data
-from gruvar.analysis import markdown_rule
 from gruvar.data import music
 
 _DATASETS = flags.DEFINE_list("datasets", list(music.SETS), "Music sets to score.")
@@ -26,10 +25,7 @@ def main(argv):
     frame = pd.concat(
         [baselines.table(data.load(name, _DATA_DIR.value)) for name in _DATASETS.value]
     )
-    header = "| " + " | ".join(frame.columns) + " |"
-    print(header, markdown_rule(header), sep="\n")
-    for row in frame.itertuples(index=False):
-        print("| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else v for v in row) + " |")
+    print(baselines.to_markdown(frame))
     if _OUT.value:
         os.makedirs(os.path.dirname(_OUT.value) or ".", exist_ok=True)
         frame.to_csv(_OUT.value, index=False)

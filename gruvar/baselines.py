@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from gruvar.analysis import markdown_rule
 from gruvar.data import Dataset, Split
 
 BASELINES = ("independent", "markov")
@@ -71,3 +72,14 @@ def table(dataset: Dataset) -> pd.DataFrame:
         for b in BASELINES
     ]
     return pd.DataFrame(rows)
+
+
+def to_markdown(frame: pd.DataFrame) -> str:
+    """``table``'s rows (of one or more data sets) as GitHub markdown, with test − train."""
+    header = "| set | baseline | train | validation | test | test − train |"
+    rows = [header, markdown_rule(header)]
+    for r in frame.to_dict("records"):
+        cells = [r["dataset"], r["baseline"]]
+        cells += [f"{r[s]:.3f}" for s in ("train", "validation", "test")]
+        rows.append("| " + " | ".join([*cells, f"{r['test'] - r['train']:+.3f}"]) + " |")
+    return "\n".join(rows)

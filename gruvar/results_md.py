@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 
 import pandas as pd
 
+from gruvar import baselines
 from gruvar.analysis import is_missing, markdown_rule
 
 TARGET = 0.05  # the music target: mean test NLL at most 5% above Table 2's
@@ -46,7 +47,6 @@ PER_SONG_HEADER = (
     "| set | model | paper (test) | ours: test per frame | ours: test per song, mean ± std | n "
     "| per song vs paper | within 5%? |"
 )
-BASELINE_HEADER = "| set | baseline | train | validation | test | test − train |"
 
 TASKS = ("jsb", "nottingham", "musedata", "pianomidi", "imdb", "mnist_row", "mnist_pixel")
 
@@ -59,10 +59,11 @@ def render(text: str, results_dir: str, recurrent: Callable[[str], int], paper: 
     variant)`` is Table 2's (train, test) NLL for a music model (None where it has none)."""
     chung = os.path.join(results_dir, "chung")
     text = fill(text, "chung", music_table(grids(chung), recurrent))
-    text = fill(text, "chung_fit", fit_table(grids(chung, "best_metrics.csv"), paper))
-    text = fill(text, "chung_per_song", per_song_table(grids(chung, "best_metrics.csv"), paper))
+    refits = grids(chung, "best_metrics.csv")
+    text = fill(text, "chung_fit", fit_table(refits, paper))
+    text = fill(text, "chung_per_song", per_song_table(refits, paper))
     music = pd.read_csv(os.path.join(results_dir, "baselines", "music.csv"))
-    text = fill(text, "music_baselines", baseline_table(music))
+    text = fill(text, "music_baselines", baselines.to_markdown(music))
     return fill(text, "dey", accuracy_table(grids(os.path.join(results_dir, "dey_salem"))))
 
 
@@ -97,8 +98,7 @@ def music_table(grids: Mapping[str, pd.DataFrame], recurrent: Callable[[str], in
                     f"{r['paper']:.2f}",
                     _mean_std(r, 1, 3, ""),
                     _int(r["n"]),
-                    f"{rel * 100:+.1f}%" if done else "–",
-                    ("yes" if rel <= TARGET else "no") if done else "not finished",
+                    *(_against_paper(rel) if done else ("–", "not finished")),
                     f"{_int(r['params'])} / {recurrent(r['variant']):,}",
                     "–" if is_missing(r["learning_rates"]) else r["learning_rates"],
                     _int(r["steps"]),
@@ -154,19 +154,9 @@ def per_song_table(grids: Mapping[str, pd.DataFrame], paper: Paper) -> str:
                     f"{runs['nll'].mean():.3f}",
                     _spread(runs["nll_by_sequence"]),
                     len(runs),
-                    "–" if rel is None else f"{rel * 100:+.1f}%",
-                    "–" if rel is None else ("yes" if rel <= TARGET else "no"),
+                    *(("–", "–") if rel is None else _against_paper(rel)),
                 )
             )
-    return "\n".join(rows)
-
-
-def baseline_table(frame: pd.DataFrame) -> str:
-    """The model-free baselines (``gruvar.baselines``): NLL per frame on each split."""
-    rows = [BASELINE_HEADER, markdown_rule(BASELINE_HEADER)]
-    for r in frame.to_dict("records"):
-        nll = [f"{r[s]:.3f}" for s in ("train", "validation", "test")]
-        rows.append(_row(r["dataset"], r["baseline"], *nll, f"{r['test'] - r['train']:+.3f}"))
     return "\n".join(rows)
 
 
@@ -207,6 +197,11 @@ def fill(text: str, name: str, table: str) -> str:
             f"with only table rows between them; found {found}."
         )
     return re.sub(pattern, lambda _: f"<!-- table:{name} -->\n{table}\n<!-- /table -->", text)
+
+
+def _against_paper(rel: float) -> tuple[str, str]:
+    """The relative difference from the paper's number, and whether it meets the 5% target."""
+    return f"{rel * 100:+.1f}%", "yes" if rel <= TARGET else "no"
 
 
 def _task(grid: str) -> str | None:

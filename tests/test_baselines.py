@@ -72,6 +72,22 @@ def test_classification_data_gets_a_clear_error():
         baselines.table(synthetic.parity(num_train=8, num_eval=4))
 
 
+def test_markdown_rows_give_every_split_and_the_test_train_gap():
+    frame = pd.DataFrame(
+        {
+            "dataset": ["nottingham", "nottingham"],
+            "baseline": ["independent", "markov"],
+            "train": [10.0671, 5.2139],
+            "validation": [10.0124, 5.2350],
+            "test": [10.2607, 5.1532],
+        }
+    )
+    rows = baselines.to_markdown(frame).splitlines()[2:]
+    independent, markov = ([c.strip() for c in row.strip("|").split("|")] for row in rows)
+    assert independent == ["nottingham", "independent", "10.067", "10.012", "10.261", "+0.194"]
+    assert markov[2:] == ["5.214", "5.235", "5.153", "-0.061"]
+
+
 @pytest.mark.skipif(not (SHARED / "polyphonic").is_dir(), reason="no ../shared/data/polyphonic")
 def test_the_entry_point_scores_a_real_music_set(tmp_path):
     out = tmp_path / "music.csv"

@@ -93,21 +93,6 @@ def test_per_song_rows_compare_the_test_split_averaged_song_by_song():
     assert mgu[2] == "–" and mgu[4] == "4.000" and mgu[6:] == ["–", "–"]
 
 
-def test_baseline_rows_give_every_split_and_the_test_train_gap():
-    frame = pd.DataFrame(
-        {
-            "dataset": ["nottingham", "nottingham"],
-            "baseline": ["independent", "markov"],
-            "train": [10.0671, 5.2139],
-            "validation": [10.0124, 5.2350],
-            "test": [10.2607, 5.1532],
-        }
-    )
-    independent, markov = (cells(r) for r in results_md.baseline_table(frame).splitlines()[2:])
-    assert independent == ["nottingham", "independent", "10.067", "10.012", "10.261", "+0.194"]
-    assert markov[2:] == ["5.214", "5.235", "5.153", "-0.061"]
-
-
 def test_accuracy_rows_give_each_variant_against_gru():
     table = grid(["gru", "gru3"], [0.9873, 0.9751], [np.nan, 0.596], metric="accuracy")
     rows = results_md.accuracy_table({"mnist_row": table}).splitlines()[2:]
