@@ -41,10 +41,21 @@ def test_music_rows_compare_with_the_paper_and_mark_the_5_percent_target():
     rows = results_md.music_table({"jsb": table}, recurrent=lambda v: {"gru": 7, "tanh": 9}[v])
     gru, tanh = (cells(r) for r in rows.splitlines()[2:])
     assert gru[:3] == ["jsb", "gru", "8.54"]
-    assert gru[3] == f"{8.54 * 1.05:.3f} ± 0.010"
-    assert (gru[5], gru[6]) == ("+5.0%", "yes"), "exactly 5% above the paper meets the target"
-    assert (tanh[5], tanh[6]) == ("+6.0%", "no")
-    assert gru[7] == "1,000 / 7" and tanh[7] == "1,001 / 9"
+    assert gru[4] == f"{8.54 * 1.05:.3f} ± 0.010"
+    assert (gru[6], gru[7]) == ("+5.0%", "yes"), "exactly 5% above the paper meets the target"
+    assert (tanh[6], tanh[7]) == ("+6.0%", "no")
+    assert gru[8] == "1,000 / 7" and tanh[8] == "1,001 / 9"
+
+
+def test_music_rows_carry_the_tcn_papers_independent_number_with_its_model_size():
+    table = grid(["gru", "lstm_peephole", "tanh", "gru3"], [8.5] * 4, [8.54, 8.67, 9.10, 8.54])
+    for task, expected in {
+        "jsb": ["8.43 (300K)", "8.45 (300K)", "8.91 (300K)", "–"],
+        "nottingham_batch1": ["3.46 (1M)", "3.29 (1M)", "4.05 (1M)", "–"],
+        "musedata": ["–"] * 4,  # Bai et al. ran no MuseData
+    }.items():
+        rows = results_md.music_table({task: table}, recurrent=lambda v: 7).splitlines()[2:]
+        assert [cells(r)[3] for r in rows] == expected, task
 
 
 def test_a_music_variant_with_no_finished_run_gets_no_verdict():
@@ -53,8 +64,8 @@ def test_a_music_variant_with_no_finished_run_gets_no_verdict():
     table.loc[0, "n"] = 0
     rows = results_md.music_table({"musedata": table}, recurrent=lambda v: 7)
     gru = cells(rows.splitlines()[2])
-    assert gru[3:7] == ["–", "0", "–", "not finished"]
-    assert gru[8] == "–" and "nan" not in rows
+    assert gru[4:8] == ["–", "0", "–", "not finished"]
+    assert gru[9] == "–" and "nan" not in rows
 
 
 def best_metrics(**columns):
@@ -97,9 +108,11 @@ def test_accuracy_rows_give_each_variant_against_gru():
     table = grid(["gru", "gru3"], [0.9873, 0.9751], [np.nan, 0.596], metric="accuracy")
     rows = results_md.accuracy_table({"mnist_row": table}).splitlines()[2:]
     gru, gru3 = (cells(r) for r in rows)
-    assert gru[2:6] == ["–", "98.73 ± 1.00%", "3", "–"]
+    assert gru[2:7] == ["–", "–", "98.73 ± 1.00%", "3", "–"], "no TCN number for row-wise"
     assert gru3[2] == "59.6%"
-    assert gru3[5] == f"{(0.9751 - 0.9873) * 100:+.2f} pt"
+    assert gru3[6] == f"{(0.9751 - 0.9873) * 100:+.2f} pt"
+    pixel = results_md.accuracy_table({"mnist_pixel_10epochs": table}).splitlines()[2:]
+    assert [cells(r)[3] for r in pixel] == ["96.2% (70K)", "–"]
 
 
 def test_fill_replaces_only_the_named_table():
