@@ -2,6 +2,7 @@
 real archive when present."""
 
 import io
+import re
 import tarfile
 from pathlib import Path
 
@@ -97,6 +98,17 @@ def test_tokenisation_runs_once_then_the_cache_is_read(tmp_path, monkeypatch):
     again = imdb.word_ids(str(tmp_path / "imdb"), cache_dir=str(cache))
     for a, b in zip(first["train"][0], again["train"][0], strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("damage", [b"", b"PK\x03\x04 cut short"])
+def test_a_damaged_cache_is_an_error_naming_it(tmp_path, damage):
+    write_archive(tmp_path)
+    cache = tmp_path / "cache"
+    imdb.word_ids(str(tmp_path / "imdb"), cache_dir=str(cache))
+    (path,) = cache.iterdir()
+    path.write_bytes(damage)
+    with pytest.raises(ValueError, match=f"cache {re.escape(str(path))} is damaged.*Delete it"):
+        imdb.word_ids(str(tmp_path / "imdb"), cache_dir=str(cache))
 
 
 def test_missing_and_damaged_sources(tmp_path):

@@ -215,14 +215,20 @@ def _write_cache(path: str, reviews: dict) -> None:
 
 
 def _read_cache(path: str) -> dict:
-    with np.load(path) as f:
-        return {
-            split: (
-                np.split(f[f"{split}_ids"], f[f"{split}_offsets"][1:-1]),
-                f[f"{split}_labels"],
-            )
-            for split in ("train", "test")
-        }
+    try:
+        with np.load(path) as f:
+            return {
+                split: (
+                    np.split(f[f"{split}_ids"], f[f"{split}_offsets"][1:-1]),
+                    f[f"{split}_labels"],
+                )
+                for split in ("train", "test")
+            }
+    except Exception as err:  # numpy and zipfile raise several types for a damaged file
+        raise ValueError(
+            f"IMDB: the tokenised cache {path} is damaged ({type(err).__name__}: {err}). Delete "
+            f"it; the next load tokenises the reviews again and rewrites it."
+        ) from err
 
 
 def _read_keras_npz(path: str) -> dict:
