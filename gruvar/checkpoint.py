@@ -2,12 +2,15 @@
 
 A step's checkpoint holds the training state (a pytree) and a small JSON record of the
 loop's own state (early stopping, best metrics). Saves are asynchronous and committed
-atomically by orbax: a run killed mid-save resumes from the last complete checkpoint.
+atomically by orbax: a run killed mid-save resumes from the last complete checkpoint. A
+committed checkpoint damaged later (a file removed or cut short) is passed over for the newest
+one that still reads back (``restore_newest``).
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 import jax
@@ -59,7 +62,42 @@ class Checkpoints:
         )
         return restored["state"], restored["record"]
 
+    def restore_newest(self, like: Any) -> tuple[int, Any, dict] | None:
+        """(step, state, record) of the newest checkpoint that reads back, each newer one that
+        does not (damaged files) named in a warning; None if there is no checkpoint. ValueError
+        if none reads back (nothing is deleted here: the caller discards what follows the
+        step it resumes from)."""
+        failures = []
+        for step in reversed(self.all_steps()):
+            try:
+                return (step, *self.restore(step, like))
+            except Exception as err:  # orbax and tensorstore raise many types for bad files
+                failures.append(f"{self._path(step)}: {_first_line(err)}")
+                warnings.warn(
+                    f"Checkpoint {self._path(step)} does not read back ({_first_line(err)}); "
+                    f"trying the one before it. If one reads back, training resumes from it "
+                    f"and the unreadable one is deleted.",
+                    stacklevel=2,
+                )
+        if failures:
+            raise ValueError(
+                f"No checkpoint under {self._manager.directory} reads back, so the run cannot "
+                f"resume; move its run directory away to train it again. "
+                f"Errors: {'; '.join(failures)}"
+            )
+        return None
+
+    def _path(self, step: int) -> str:
+        return os.path.join(str(self._manager.directory), str(step))
+
     def close(self) -> None:
         """Waits for pending saves to be committed, then releases the manager."""
         self._manager.wait_until_finished()
         self._manager.close()
+
+
+def _first_line(err: Exception, limit: int = 200) -> str:
+    """The start of an error's message (tensorstore's run to kilobytes of spec)."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    text = f"{type(err).__name__}: {text}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."

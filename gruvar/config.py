@@ -5,7 +5,10 @@
 
 from __future__ import annotations
 
+import math
+
 import ml_collections
+import numpy as np
 from ml_collections import config_dict
 
 from gruvar import cells, options
@@ -14,6 +17,7 @@ OPTIMIZERS = ("rmsprop", "adam", "sgd")
 SCHEDULES = ("constant", "cosine", "linear")
 NOISE_ON = ("all", "recurrent")
 FRAME_LOSSES = ("batch_mean", "summed")
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # the optimizer's precision
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -105,7 +109,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
         "train.keep_checkpoints",
     ):
         _positive(config, field)
-    _positive(config, "optimizer.learning_rate")
+    _seed(config.seed, "seed")
+    _rate(config.optimizer.learning_rate, "optimizer.learning_rate")
+    _optimizer_values(config.optimizer)
+    _data_options(config.data.options)
     _choice(config, "model.init", tuple(options.INITIALIZERS))
     _choice(config, "model.gate", tuple(options.GATES))
     _choice(config, "optimizer.name", OPTIMIZERS)
@@ -119,18 +126,17 @@ def validate(config: ml_collections.ConfigDict) -> None:
             raise ValueError(
                 f"config.{field} must be >= 0 (0: once per epoch), got {_get(config, field)}."
             )
-    if not config.train.weight_noise >= 0:
+    if not 0 <= config.train.weight_noise < math.inf:
         raise ValueError(
-            f"config.train.weight_noise is a standard deviation, >= 0; got "
+            f"config.train.weight_noise is a standard deviation, finite and >= 0; got "
             f"{config.train.weight_noise!r}."
         )
     if config.train.early_stopping_patience is not None:
         _positive(config, "train.early_stopping_patience")
     for lr in config.sweep.learning_rates:
-        if not lr > 0:
-            raise ValueError(f"config.sweep.learning_rates must all be positive, got {lr!r}.")
-    if any(not isinstance(seed, int) for seed in config.sweep.seeds):
-        raise ValueError(f"config.sweep.seeds must be integers, got {config.sweep.seeds!r}.")
+        _rate(lr, "sweep.learning_rates")
+    for seed in config.sweep.seeds:
+        _seed(seed, "sweep.seeds")
     runs = max(len(config.sweep.seeds), 1) * max(len(config.sweep.learning_rates), 1)
     if runs > 1 and config.train.keep_checkpoints < 2:
         raise ValueError(
@@ -176,6 +182,41 @@ def _positive(config, field):
     value = _get(config, field)
     if not value > 0:
         raise ValueError(f"config.{field} must be positive, got {value!r}.")
+
+
+def _seed(value, field):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"config.{field} must be an integer >= 0 (a seed), got {value!r}.")
+
+
+def _rate(value, field):
+    """A learning rate: positive and finite at the optimizer's precision (float32)."""
+    if not (isinstance(value, int | float) and 0 < value <= FLOAT32_MAX):
+        raise ValueError(
+            f"config.{field} must be positive and finite in float32 (<= 3.4e38), got {value!r}."
+        )
+
+
+def _optimizer_values(o):
+    """RMSProp's decay and the momentum are averaging factors in [0, 1); eps keeps an update's
+    denominator above 0 (a parameter with no gradient would otherwise get 0/0)."""
+    for name in ("decay", "momentum"):
+        value = o[name]
+        if not (isinstance(value, int | float) and 0 <= value < 1):
+            raise ValueError(
+                f"config.optimizer.{name} must be in [0, 1) (an averaging factor), got {value!r}."
+            )
+    if not (isinstance(o.eps, int | float) and 0 < o.eps < math.inf):
+        raise ValueError(f"config.optimizer.eps must be positive and finite, got {o.eps!r}.")
+
+
+def _data_options(opts):
+    """Every integer-valued dataset option (sizes, lengths, seeds) is >= 0."""
+    for name, value in opts.items():
+        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+            raise ValueError(
+                f"config.data.options.{name} must be >= 0 (a size, length or seed), got {value}."
+            )
 
 
 def _choice(config, field, allowed):

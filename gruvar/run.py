@@ -8,7 +8,12 @@ keeps the best model by validation metric, checkpoints the model with the loop's
 ``summary.json`` is written last, so its presence marks a run as done. Its ``status`` is
 "complete" (all epochs), "stopped_early" (no validation improvement for
 ``config.train.early_stopping_patience`` evaluations) or "diverged" (a non-finite training
-loss; its last checkpoint is the one before).
+loss, parameters or optimizer state; no checkpoint it keeps has any).
+
+A run directory is trained by one process at a time (``runlog.lock``). A finished run is
+reused only for the config that made it, and an unfinished one resumes only with it
+(``check_config``); a newest checkpoint that does not read back is passed over for the newest
+one that does (``checkpoint.Checkpoints.restore_newest``).
 """
 
 from __future__ import annotations
@@ -22,9 +27,82 @@ from typing import Any
 import ml_collections
 
 from gruvar import checkpoint, runlog, steps
+from gruvar import config as config_lib
 
 # The validation metric that selects the best evaluation, and whether higher is better.
 SELECT = {"classify": ("accuracy", True), "frames": ("nll", False)}
+
+# Config fields that do not change what a run computes: where its data is read from (the
+# loaders check its checksums) and how often it prints progress.
+NOT_COMPUTED = ("data.data_dir", "train.progress_every_seconds")
+
+
+def finished_summary(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any] | None:
+    """The summary.json of the run ``config`` finished in ``workdir``; None if no run finished
+    there. ValueError if a run with another config did, or if the file is damaged."""
+    path = os.path.join(workdir, "summary.json")
+    if not os.path.exists(path):
+        return None
+    summary = runlog.read_json(
+        path,
+        "it marks the run as finished. Delete it and re-run the same command: the run resumes "
+        "from its last checkpoint and writes it again.",
+    )
+    check_config(config, workdir, finished=True)
+    return summary
+
+
+def check_config(config: ml_collections.ConfigDict, workdir: str, finished: bool) -> None:
+    """ValueError naming the changed fields if the run in ``workdir`` (``finished``, or one
+    that would resume) was trained with another config. A field its config.json lacks (one
+    added to gruvar later) counts as unchanged if ``config`` keeps it at its default."""
+    path = os.path.join(workdir, "config.json")
+    what = "a finished run" if finished else "a run to resume"
+    if not os.path.exists(path):
+        raise ValueError(
+            f"{workdir} holds {what} but no config.json, so it cannot be checked against this "
+            f"config. Train in a new --workdir, or move this run directory away."
+        )
+    saved = runlog.read_json(path, "move this run directory away to train it again.")
+    changed = config_changes(saved, config)
+    if not changed:
+        return
+    advice = (
+        "Its results are not this config's: train this config in a new --workdir, or move "
+        "this run directory away to retrain it here."
+        if finished
+        else "Resume it with its own config, or choose a new --workdir."
+    )
+    raise ValueError(
+        f"{workdir} holds {what} with a different config (changed: {changed}). {advice}"
+    )
+
+
+def config_changes(saved: dict[str, Any], config: ml_collections.ConfigDict) -> list[str]:
+    """The dotted fields in which ``config`` differs from a run's saved config.json."""
+    requested = json.loads(json.dumps(config.to_dict()))
+    defaults = json.loads(json.dumps(config_lib.default_config().to_dict()))
+    changed = []
+    for field in runlog.diff(saved, requested):
+        if field in NOT_COMPUTED:
+            continue
+        if _lookup(saved, field) is _ABSENT and _lookup(requested, field) == _lookup(
+            defaults, field
+        ):
+            continue
+        changed.append(field)
+    return sorted(changed)
+
+
+_ABSENT = object()
+
+
+def _lookup(tree: dict[str, Any], field: str) -> Any:
+    for part in field.split("."):
+        if not isinstance(tree, dict) or part not in tree:
+            return _ABSENT
+        tree = tree[part]
+    return tree
 
 
 def checkpointed(state) -> dict[str, Any]:
@@ -37,19 +115,25 @@ class Run:
 
     def __init__(self, config: ml_collections.ConfigDict, workdir: str, kind: str, main: bool):
         self.config, self.workdir, self.kind, self.main = config, workdir, kind, main
-        self.ckpts = checkpoint.Checkpoints(
-            os.path.join(workdir, "checkpoints"), config.train.keep_checkpoints
-        )
-        self.best_ckpt = checkpoint.Checkpoints(os.path.join(workdir, "best"), 1)
         self.record = {"best": None, "evals_since_best": 0, "elapsed": 0.0, "stopped_early": False}
         self.latest: dict[str, float] = {}
         self.t0 = time.time()  # wall-clock origin; a resumed run moves it back by its elapsed
         self.log: runlog.RunLog | None = None
-        summary_path = os.path.join(workdir, "summary.json")
-        self.summary: dict[str, Any] | None = None
-        if os.path.exists(summary_path):
-            with open(summary_path) as f:
-                self.summary = json.load(f)
+        self.ckpts = self.best_ckpt = None
+        # Nothing in the directory is read before it is ours (the lock is released by close()).
+        self._lock = runlog.lock(workdir) if main else None
+        try:
+            self.summary = finished_summary(config, workdir)
+            ckpt_dir = os.path.join(workdir, "checkpoints")
+            if self.summary is None and not os.path.isdir(ckpt_dir):
+                _check_not_deleted(workdir)  # (the managers create checkpoints/ from the start)
+            self.ckpts = checkpoint.Checkpoints(ckpt_dir, config.train.keep_checkpoints)
+            self.best_ckpt = checkpoint.Checkpoints(os.path.join(workdir, "best"), 1)
+            if self.summary is None and self.ckpts.all_steps():
+                check_config(config, workdir, finished=False)
+        except BaseException:
+            self.close()
+            raise
 
     @property
     def name(self) -> str:
@@ -57,6 +141,18 @@ class Run:
 
     def latest_step(self) -> int:
         return self.ckpts.latest_step() or 0
+
+    def restore_newest(self, like: dict[str, Any]) -> int:
+        """Restores the loop's record from the newest checkpoint that reads back (a damaged
+        newer one is passed over with a warning, and deleted with anything else after it);
+        returns its step (0: none, a fresh run)."""
+        found = self.ckpts.restore_newest(like)
+        step = found[0] if found else 0
+        self.best_ckpt.discard_after(step)
+        self.ckpts.discard_after(step)
+        if found:
+            self.record = found[2]
+        return step
 
     def restore(self, step: int, like: dict[str, Any]) -> dict[str, Any]:
         """The saved part of the state at checkpoint ``step`` (0: ``like`` itself, a fresh run);
@@ -68,7 +164,7 @@ class Run:
         if not step:
             return like
         if step not in self.ckpts.all_steps():
-            raise RuntimeError(
+            raise ValueError(
                 f"{self.workdir} has checkpoints at steps {self.ckpts.all_steps()}, not at step "
                 f"{step} where the other runs of its sweep resume. Move this run directory "
                 f"away to retrain it, or resume it alone with experiments/train.py."
@@ -128,12 +224,24 @@ class Run:
         self.best_ckpt.wait()
 
     def save(self, step: int, saved: dict[str, Any]) -> None:
+        """Checkpoints ``saved`` at ``step``; what was logged up to it is on disk first."""
+        self.log.flush()
         self.record["elapsed"] = time.time() - self.t0
         self.ckpts.save(step, saved, self.record)
 
+    def kept(self) -> str:
+        """What a diverged run keeps, in words (every checkpoint it saved is finite)."""
+        self.ckpts.wait()
+        step = self.ckpts.latest_step()
+        if step is None:
+            return "It stopped before its first checkpoint, so none is kept."
+        return f"Its last checkpoint, at step {step} (before the bad update), is kept."
+
     def finish(self, status: str, step: int, facts: dict[str, Any], error: str | None = None):
-        """Writes summary.json (the run is done) and releases the checkpoint managers."""
-        self.close()
+        """Writes summary.json (the run is done) once its checkpoints are committed, then
+        releases the run (``close``)."""
+        self.ckpts.wait()
+        self.best_ckpt.wait()
         self.summary = {
             **facts,
             "status": status,
@@ -144,12 +252,34 @@ class Run:
         }
         if self.log is not None:
             self.log.summary(self.summary)
-            self.log.close()
+        self.close()
 
     def close(self) -> None:
-        self.ckpts.close()
-        self.best_ckpt.close()
+        """Waits for pending saves, releases the checkpoint managers and the directory's lock;
+        a second call does nothing."""
+        for ckpts in (self.ckpts, self.best_ckpt):
+            if ckpts is not None:
+                ckpts.close()
+        self.ckpts = self.best_ckpt = None
+        if self.log is not None:
+            self.log.close()
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     def _write(self, split, step, per_epoch, metrics) -> None:
         record = {"split": split, "step": step, "epoch": step / per_epoch}
         self.log.write(record | {"wall_time": time.time() - self.t0} | metrics)
+
+
+def _check_not_deleted(workdir: str) -> None:
+    """A run that logged metrics had a checkpoints/ directory: without it, it cannot resume,
+    and starting again at step 0 would cut its metrics.jsonl."""
+    logged = runlog.read_metrics(os.path.join(workdir, "metrics.jsonl"))
+    if logged:
+        raise ValueError(
+            f"{workdir} has metrics.jsonl up to step {max(r['step'] for r in logged)} but no "
+            f"checkpoints/ directory (deleted?), so it cannot resume. Put checkpoints/ back to "
+            f"resume it, or move the run directory away (or delete its metrics.jsonl) to train "
+            f"it again from step 0."
+        )

@@ -1,19 +1,23 @@
 """The files that make a run directory self-describing, and the progress line.
 
-    config.json     the run's config (a resumed run must have the same one)
+    config.json     the run's config (a resumed or finished run must have the same one)
     metrics.jsonl   one JSON object per logged train window or evaluation
     summary.json    final and best metrics, parameter count, speed
     events.out.*    the same metrics as TensorBoard scalars, when tensorboardX is installed
-                    (``pip install -e '.[tensorboard]'``; it needs no TensorFlow)
+                    (``pip install -e '.[tensorboard]'``; it needs no TensorFlow), written as
+                    they are logged and flushed to disk at every checkpoint
+    lock            the pid and host of the process training the run (``lock``)
 
 JSON files are written to a temporary file and renamed, so a crash never leaves half a file.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
+import socket
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -31,13 +35,70 @@ def write_json(path: str, obj: Any) -> None:
     os.replace(tmp, path)
 
 
+def read_json(path: str, what: str) -> Any:
+    """The JSON in ``path``; a damaged file is a ValueError naming it (``what``: what it is for,
+    and what to do)."""
+    with open(path) as f:
+        text = f.read()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        state = "is empty" if not text.strip() else f"is not valid JSON ({err})"
+        raise ValueError(f"{path} {state}; {what}") from None
+
+
+def read_metrics(path: str) -> list[dict[str, Any]]:
+    """The records of a metrics.jsonl, oldest first ([] if there is none). A last line cut
+    short by a kill (no newline) is left out; a record logged twice for one (split, step) (by
+    two processes that trained one run directory before it had a lock) counts once, the later
+    copy in the earlier copy's place."""
+    if not os.path.exists(path):
+        return []
+    records: dict[tuple[str, int], dict[str, Any]] = {}
+    with open(path) as f:
+        for number, line in enumerate(f, 1):
+            if not line.endswith("\n"):
+                break
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path}, line {number}, is not a JSON record: {err}") from None
+            records[record["split"], record["step"]] = record
+    return list(records.values())
+
+
+def lock(workdir: str):
+    """Takes ``workdir``'s lock for this process: an exclusive flock on ``workdir/lock``, held
+    while the returned file stays open. The OS drops it when the process ends, however it ends
+    (kill -9 too), so a stale lock file holds nothing. Raises ValueError naming the holder if
+    another process (or another open of it in this one) has it."""
+    os.makedirs(workdir, exist_ok=True)
+    f = open(os.path.join(workdir, "lock"), "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        pid, _, host = f.read().strip().partition(" ")
+        f.close()
+        raise ValueError(
+            f"run directory {workdir} is in use by pid {pid or '?'}"
+            f"{f' on {host}' if host else ''}: another process is training it. Wait for it to "
+            f"end (or stop it), or train in another --workdir."
+        ) from None
+    f.truncate(0)
+    f.write(f"{os.getpid()} {socket.gethostname()}\n")
+    f.flush()
+    return f
+
+
 class RunLog:
     """config.json, metrics.jsonl and summary.json under ``workdir``.
 
     ``resume_step``: the step a resumed run restarts from. Lines of metrics.jsonl written after
     it (by the run that was interrupted) are dropped, so the resumed run writes them again and
     the file ends as an uninterrupted run's would (wall-clock fields aside). ``write=False``
-    (every process but the first of a multi-host job) checks the config and writes nothing.
+    (every process but the first of a multi-host job) writes nothing. The caller checks that a
+    resumed run keeps its config (``gruvar.run.check_config``).
     """
 
     def __init__(
@@ -48,34 +109,18 @@ class RunLog:
         write: bool = True,
     ):
         self.workdir, self.enabled = workdir, write
-        config = json.loads(json.dumps(config))
-        config_path = os.path.join(workdir, "config.json")
-        if resume_step is not None and os.path.exists(config_path):
-            with open(config_path) as f:
-                saved = json.load(f)
-            if saved != config:
-                raise ValueError(
-                    f"{workdir} holds a run with a different config (changed: "
-                    f"{sorted(diff(saved, config))}). Resume it with its own config, or choose "
-                    f"a new --workdir."
-                )
         self.metrics_path = os.path.join(workdir, "metrics.jsonl")
         self._events = None
         if not write:
             return
         os.makedirs(workdir, exist_ok=True)
-        write_json(config_path, config)
+        write_json(os.path.join(workdir, "config.json"), json.loads(json.dumps(config)))
         kept = []
-        if resume_step is not None and os.path.exists(self.metrics_path):
-            with open(self.metrics_path) as f:
-                kept = [  # a line cut short by a kill has no newline: it is dropped too
-                    line
-                    for line in f
-                    if line.endswith("\n") and json.loads(line)["step"] <= resume_step
-                ]
+        if resume_step is not None:
+            kept = [r for r in read_metrics(self.metrics_path) if r["step"] <= resume_step]
         tmp = f"{self.metrics_path}.tmp"
         with open(tmp, "w") as f:
-            f.writelines(kept)
+            f.writelines(json.dumps(record, sort_keys=True) + "\n" for record in kept)
         os.replace(tmp, self.metrics_path)
         self._events = _event_writer(workdir)
 
@@ -87,32 +132,65 @@ class RunLog:
             f.write(json.dumps(record, sort_keys=True) + "\n")
             f.flush()
         if self._events is not None:
-            for key, value in record.items():
-                if key not in NOT_METRICS:
-                    self._events.add_scalar(f"{record['split']}/{key}", value, record["step"])
+            self._events.write(record)
 
     def lines(self) -> list[dict[str, Any]]:
         """The records in metrics.jsonl, oldest first."""
-        if not os.path.exists(self.metrics_path):
-            return []
-        with open(self.metrics_path) as f:
-            return [json.loads(line) for line in f]
+        return read_metrics(self.metrics_path)
+
+    def flush(self) -> None:
+        """Puts every TensorBoard scalar logged so far on disk (called at each checkpoint, so a
+        kill -9 loses none that the resumed run will not log again)."""
+        if self._events is not None:
+            self._events.flush()
 
     def close(self) -> None:
         if self._events is not None:
             self._events.close()
+            self._events = None
 
     def summary(self, summary: Mapping[str, Any]) -> None:
         if self.enabled:
             write_json(os.path.join(self.workdir, "summary.json"), summary)
 
 
-def _event_writer(workdir: str):
+def _event_writer(workdir: str) -> _Events | None:
     try:
-        from tensorboardX import SummaryWriter
+        import tensorboardX  # noqa: F401
     except ImportError:
         return None
-    return SummaryWriter(workdir)
+    return _Events(workdir)
+
+
+class _Events:
+    """A TensorBoard events file written in this thread. (tensorboardX's SummaryWriter hands
+    events to a background thread through a queue that its ``flush`` does not drain, so a
+    kill -9 after a flush could still lose the last ones.)"""
+
+    def __init__(self, workdir: str):
+        from tensorboardX.event_file_writer import EventsWriter
+
+        # A run resumed within the same second must not truncate the previous file.
+        self._writer = EventsWriter(
+            os.path.join(workdir, "events"), filename_suffix=f".{time.time_ns()}"
+        )
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        from tensorboardX.proto.event_pb2 import Event
+        from tensorboardX.summary import scalar
+
+        for key, value in record.items():
+            if key not in NOT_METRICS:
+                summary = scalar(f"{record['split']}/{key}", value)
+                self._writer.write_event(
+                    Event(wall_time=time.time(), step=record["step"], summary=summary)
+                )
+
+    def flush(self) -> None:
+        self._writer.flush()
+
+    def close(self) -> None:
+        self._writer.close()
 
 
 def diff(a: Any, b: Any, prefix: str = "") -> list[str]:

@@ -130,7 +130,8 @@ def metrics_from_sums(kind: str, sums: dict[str, float]) -> dict[str, float]:
 
 
 def zero_window(kind: str, runs: int | None = None) -> Sums:
-    """An empty train-metrics window: metric sums, steps, Σ grad norm, first non-finite step;
+    """An empty train-metrics window: metric sums, steps, Σ grad norm, and the first step
+    whose loss, or whose updated parameters or optimizer state, were not finite;
     with a leading axis of ``runs`` when given (for ``train_steps``)."""
     shape = () if runs is None else (runs,)
     keys = ("nll", "frames") if kind == "frames" else ("loss", "correct", "count")
@@ -179,7 +180,10 @@ def _train_step(kind, noise, noise_on, frames, state, window: Sums, batch, rng: 
         return (sums["nll"] / frames if frames else loss), sums
 
     (loss, sums), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-    bad = ~jnp.isfinite(loss)
+    new_state = state.apply_gradients(grads=grads)
+    # A finite loss can still come with an update that leaves non-finite weights (a huge rate
+    # overflows them): such a state must never be checkpointed as a good one.
+    bad = ~(jnp.isfinite(loss) & all_finite((new_state.params, new_state.opt_state)))
     window = {k: window[k] + v for k, v in sums.items()} | {
         "steps": window["steps"] + 1,
         "grad_norm": window["grad_norm"] + optax.tree.norm(grads),
@@ -187,7 +191,13 @@ def _train_step(kind, noise, noise_on, frames, state, window: Sums, batch, rng: 
             bad, jnp.minimum(window["nonfinite_step"], state.step), window["nonfinite_step"]
         ),
     }
-    return state.apply_gradients(grads=grads), window
+    return new_state, window
+
+
+def all_finite(tree) -> Array:
+    """Whether every float in ``tree`` is finite (integer leaves, e.g. step counts, always are)."""
+    leaves = [x for x in jax.tree.leaves(tree) if jnp.issubdtype(jnp.result_type(x), jnp.inexact)]
+    return jnp.all(jnp.array([jnp.all(jnp.isfinite(x)) for x in leaves]))
 
 
 _STATIC = dict(static_argnums=0, static_argnames=("weight_noise", "noise_on", "loss_frames"))

@@ -76,12 +76,8 @@ def train_runs(configs: list[ml_collections.ConfigDict], workdirs: list[str]) ->
     config_lib.check_task(base, dataset)
     parallel.check_batch_size(base.data.batch_size, "data.batch_size")
     parallel.check_batch_size(base.data.eval_batch_size, "data.eval_batch_size")
-    kind, batch_size = dataset.kind, base.data.batch_size
-    frames = steps.loss_frames(base, dataset)
-    per_epoch = dataset.steps_per_epoch(batch_size)
+    per_epoch = dataset.steps_per_epoch(base.data.batch_size)
     total = base.train.num_epochs * per_epoch
-    eval_every = base.train.eval_every_steps or per_epoch
-    ckpt_every = base.train.checkpoint_every_steps or eval_every
 
     model = steps.build_model(base, dataset)
     # Shapes and optimizer only (nothing computed); each run's state is made from it.
@@ -100,7 +96,26 @@ def train_runs(configs: list[ml_collections.ConfigDict], workdirs: list[str]) ->
         "param_count": steps.param_count(template.params),
     }
     main = parallel.is_main_process()
-    runs = [run.Run(c, d, kind, main) for c, d in zip(configs, workdirs, strict=True)]
+    runs: list[run.Run] = []
+    try:  # every run opened is closed (its lock released) however this ends
+        for c, d in zip(configs, workdirs, strict=True):
+            runs.append(run.Run(c, d, dataset.kind, main))
+        _train(runs, template, fresh_state, dataset, facts, main)
+    finally:
+        for r in runs:
+            r.close()
+    return [r.summary for r in runs]
+
+
+def _train(runs: list[run.Run], template, fresh_state, dataset, facts, main: bool) -> None:
+    """Trains the unfinished ``runs`` (of one program: ``train_runs``) to their end."""
+    base = runs[0].config
+    kind, batch_size = dataset.kind, base.data.batch_size
+    frames = steps.loss_frames(base, dataset)
+    per_epoch = dataset.steps_per_epoch(batch_size)
+    total = base.train.num_epochs * per_epoch
+    eval_every = base.train.eval_every_steps or per_epoch
+    ckpt_every = base.train.checkpoint_every_steps or eval_every
 
     # Done runs are skipped; a run whose last checkpoint ended it gets its summary now.
     active: list[run.Run] = []
@@ -108,17 +123,18 @@ def train_runs(configs: list[ml_collections.ConfigDict], workdirs: list[str]) ->
         if r.summary is not None:
             _say(main, f"{r.workdir}: done ({r.summary['status']}); skipped.")
             continue
-        step = r.latest_step()
-        r.restore(step, run.checkpointed(template))
+        step = r.restore_newest(run.checkpointed(template))
         if step and r.finished_at(step, total):
             r.open_log(step)  # (killed after its last checkpoint, before its summary)
             status = "stopped_early" if r.record["stopped_early"] else "complete"
             timing = {"epochs": step / per_epoch, "wall_time": r.record["elapsed"]}
-            r.finish(status, step, facts | timing | {"steps_per_second": None})
+            r.finish(
+                status, step, facts | timing | {"steps_per_second": step / timing["wall_time"]}
+            )
         else:
             active.append(r)
     if not active:
-        return [r.summary for r in runs]
+        return
 
     start = min(r.latest_step() for r in active)
     states = [
@@ -134,6 +150,7 @@ def train_runs(configs: list[ml_collections.ConfigDict], workdirs: list[str]) ->
     rngs = jax.vmap(jax.random.key)(np.array([r.config.seed for r in active]))
     window = parallel.replicate(steps.zero_window(kind, len(active)), mesh)
     what = f"{len(active)} runs of " if len(active) > 1 else ""
+    workdirs = [r.workdir for r in runs]
     home = workdirs[0] if len(workdirs) == 1 else os.path.commonpath(workdirs)
     where = f"resuming at step {start}" if start else f"workdir {home}"
     _say(
@@ -148,10 +165,11 @@ def train_runs(configs: list[ml_collections.ConfigDict], workdirs: list[str]) ->
         r.t0 = session_start - r.record["elapsed"]  # wall time counts across resumes
 
     def finish(r: run.Run, status: str, step: int, error: str | None = None) -> None:
+        wall_time = time.time() - r.t0  # across resumes (less the time of steps redone)
         timing = {
             "epochs": step / per_epoch,
-            "wall_time": time.time() - r.t0,
-            "steps_per_second": (step - start) / (time.time() - session_start),
+            "wall_time": wall_time,
+            "steps_per_second": step / wall_time,
         }
         r.finish(status, step, facts | timing, error)
         if error:
@@ -162,70 +180,64 @@ def train_runs(configs: list[ml_collections.ConfigDict], workdirs: list[str]) ->
     # stack size compiles anew, so it shrinks at most log2(K) times).
     slots: list[run.Run | None] = list(active)
     step = start
-    try:
-        while any(slots):
-            live = [i for i, r in enumerate(slots) if r is not None]
-            seed_of = [slots[i if slots[i] else live[0]].config.seed for i in range(len(slots))]
-            batch = stack_batches([dataset.train_batch(step, batch_size, s) for s in seed_of])
-            batch["weights"] = np.ones((len(slots), batch_size), np.float32)
-            stacked, window = steps.train_steps(
-                kind,
-                stacked,
-                window,
-                parallel.shard_batch(batch, mesh, axis=1),
-                rngs,
-                weight_noise=base.train.weight_noise,
-                noise_on=base.train.weight_noise_on,
-                loss_frames=frames,
-            )
-            step += 1
-            done = step == total
-            at_eval, at_ckpt = step % eval_every == 0 or done, step % ckpt_every == 0 or done
-            ended: dict[int, str] = {}  # slot -> status
-            if step % base.train.log_every_steps == 0 or at_eval or at_ckpt:
-                sums = _per_run(jax.device_get(window))
-                for i in live:
-                    bad_step = int(sums[i].pop("nonfinite_step"))
-                    if bad_step == np.iinfo(np.int32).max:
-                        slots[i].log_train(sums[i], step, per_epoch)
-                    else:
-                        ended[i] = "diverged"
-                        finish(slots[i], "diverged", step, _divergence(bad_step + 1, slots[i]))
-                window = parallel.replicate(steps.zero_window(kind, len(slots)), mesh)
-            if at_eval:
-                results = _evaluate_runs(kind, stacked, dataset, base, mesh)
-                params = jax.device_get(stacked.params)
-                for i in live:
-                    if i not in ended and slots[i].log_eval(results[i], step, per_epoch):
-                        slots[i].save_best(step, take(params, i))
-            stopped = {i for i in live if slots[i].record["stopped_early"]} - set(ended)
-            if at_ckpt or stopped:
-                for i in live:  # every run's previous checkpoint is committed before any new
-                    slots[i].ckpts.wait()  # one: runs' newest checkpoints differ by one at most
-                saved = jax.device_get(run.checkpointed(stacked))
-                for i in live:
-                    if i not in ended and (at_ckpt or i in stopped):
-                        slots[i].save(step, take(saved, i))
+    while any(slots):
+        live = [i for i, r in enumerate(slots) if r is not None]
+        seed_of = [slots[i if slots[i] else live[0]].config.seed for i in range(len(slots))]
+        batch = stack_batches([dataset.train_batch(step, batch_size, s) for s in seed_of])
+        batch["weights"] = np.ones((len(slots), batch_size), np.float32)
+        stacked, window = steps.train_steps(
+            kind,
+            stacked,
+            window,
+            parallel.shard_batch(batch, mesh, axis=1),
+            rngs,
+            weight_noise=base.train.weight_noise,
+            noise_on=base.train.weight_noise_on,
+            loss_frames=frames,
+        )
+        step += 1
+        done = step == total
+        at_eval, at_ckpt = step % eval_every == 0 or done, step % ckpt_every == 0 or done
+        ended: dict[int, str] = {}  # slot -> status
+        if step % base.train.log_every_steps == 0 or at_eval or at_ckpt:
+            sums = _per_run(jax.device_get(window))
             for i in live:
-                if i in stopped or (done and i not in ended):
-                    ended[i] = "stopped_early" if i in stopped else "complete"
-                    finish(slots[i], ended[i], step)
-            if main:
-                latest = [slots[i].latest for i in live]
-                progress.update(step, latest, force=done or bool(ended))
-            for i in ended:
-                slots[i] = None
-            keep = np.array([i for i, r in enumerate(slots) if r is not None], int)
-            if 0 < len(keep) <= len(slots) // 2:  # finished runs stop costing compute
-                slots = [slots[i] for i in keep]
-                stacked = parallel.replicate(take(stacked, keep), mesh)
-                rngs = rngs[keep]
-                window = parallel.replicate(steps.zero_window(kind, len(slots)), mesh)
-    finally:
-        for r in slots:
-            if r is not None:
-                r.close()
-    return [r.summary for r in runs]
+                bad_step = int(sums[i].pop("nonfinite_step"))
+                if bad_step == np.iinfo(np.int32).max:
+                    slots[i].log_train(sums[i], step, per_epoch)
+                else:
+                    ended[i] = "diverged"
+                    finish(slots[i], "diverged", step, _divergence(bad_step + 1, slots[i]))
+            window = parallel.replicate(steps.zero_window(kind, len(slots)), mesh)
+        if at_eval:
+            results = _evaluate_runs(kind, stacked, dataset, base, mesh)
+            params = jax.device_get(stacked.params)
+            for i in live:
+                if i not in ended and slots[i].log_eval(results[i], step, per_epoch):
+                    slots[i].save_best(step, take(params, i))
+        stopped = {i for i in live if slots[i].record["stopped_early"]} - set(ended)
+        if at_ckpt or stopped:
+            for i in set(live) - set(ended):  # every run's previous checkpoint is committed
+                slots[i].ckpts.wait()  # before any new one: their newest differ by one at most
+            saved = jax.device_get(run.checkpointed(stacked))
+            for i in live:
+                if i not in ended and (at_ckpt or i in stopped):
+                    slots[i].save(step, take(saved, i))
+        for i in live:
+            if i in stopped or (done and i not in ended):
+                ended[i] = "stopped_early" if i in stopped else "complete"
+                finish(slots[i], ended[i], step)
+        if main:
+            latest = [slots[i].latest for i in live]
+            progress.update(step, latest, force=done or bool(ended))
+        for i in ended:
+            slots[i] = None
+        keep = np.array([i for i, r in enumerate(slots) if r is not None], int)
+        if 0 < len(keep) <= len(slots) // 2:  # finished runs stop costing compute
+            slots = [slots[i] for i in keep]
+            stacked = parallel.replicate(take(stacked, keep), mesh)
+            rngs = rngs[keep]
+            window = parallel.replicate(steps.zero_window(kind, len(slots)), mesh)
 
 
 def _evaluate_runs(kind, stacked, dataset, config, mesh) -> list[dict[str, dict[str, float]]]:
@@ -285,8 +297,8 @@ def _per_run(window: dict[str, np.ndarray]) -> list[dict[str, float]]:
 
 def _divergence(step: int, r: run.Run) -> str:
     return (
-        f"Non-finite training loss at step {step}. The run stopped; its last checkpoint (before "
-        f"that step) is kept. Train again in a new --workdir with a lower "
+        f"Non-finite training loss, parameters or optimizer state at step {step}: the run "
+        f"stopped. {r.kept()} Train again in a new --workdir with a lower "
         f"config.optimizer.learning_rate (this run: {r.config.optimizer.learning_rate:g}) or with "
         f"config.optimizer.grad_clip_norm set (e.g. 1.0)."
     )

@@ -79,18 +79,41 @@ def test_a_sweep_equals_its_runs_trained_alone(tmp_path):
 
 
 def test_a_diverging_run_stops_alone(tmp_path):
-    cfg = sweep_config()
-    cfg.sweep.seeds, cfg.sweep.learning_rates = (0,), (1e-2, 1e38)
-    by_lr = dict(zip((1e-2, 1e38), sweep.train_and_evaluate(cfg, str(tmp_path)), strict=True))
-    assert by_lr[1e38]["status"] == "diverged"
-    assert "Non-finite training loss" in by_lr[1e38]["error"]
-    assert "learning_rate (this run: 1e+38)" in by_lr[1e38]["error"]
-    assert by_lr[1e-2]["status"] == "complete" and by_lr[1e-2]["steps"] == 16
-    on_disk = json.loads((tmp_path / "seed0_lr1e+38" / "summary.json").read_text())
+    """lr 2e38 overflows the weights at the first update (its loss still finite), with a
+    checkpoint every step: the run must stop there with no checkpoint, and say so."""
+    cfg = sweep_config(**{"train.num_epochs": 1, "train.checkpoint_every_steps": 1})
+    cfg.sweep.seeds, cfg.sweep.learning_rates = (0,), (1e-2, 2e38)
+    by_lr = dict(zip((1e-2, 2e38), sweep.train_and_evaluate(cfg, str(tmp_path)), strict=True))
+    error = by_lr[2e38]["error"]
+    assert by_lr[2e38]["status"] == "diverged"
+    assert "Non-finite training loss, parameters or optimizer state at step 1:" in error
+    assert "before its first checkpoint, so none is kept" in error
+    assert "learning_rate (this run: 2e+38)" in error
+    ckpts = checkpoint.Checkpoints(str(tmp_path / "seed0_lr2e+38" / "checkpoints"), 2)
+    assert ckpts.all_steps() == []
+    ckpts.close()
+    assert by_lr[1e-2]["status"] == "complete" and by_lr[1e-2]["steps"] == 4
+    on_disk = json.loads((tmp_path / "seed0_lr2e+38" / "summary.json").read_text())
     assert on_disk["status"] == "diverged"
     # Its own run, alone, stops the same way.
-    with pytest.raises(FloatingPointError, match="Non-finite training loss"):
-        train.train_and_evaluate(solo_config(0, 1e38), str(tmp_path / "alone"))
+    alone = solo_config(0, 2e38, **{"train.num_epochs": 1, "train.checkpoint_every_steps": 1})
+    with pytest.raises(FloatingPointError) as stopped:
+        train.train_and_evaluate(alone, str(tmp_path / "alone"))
+    assert str(stopped.value) == error
+
+
+def test_a_finished_sweep_rerun_with_another_config_is_refused(tmp_path):
+    cfg = sweep_config(**{"train.num_epochs": 1})
+    cfg.sweep.seeds = (0,)
+    sweep.train_and_evaluate(cfg, str(tmp_path))
+    changed = sweep_config(**{"train.num_epochs": 1, "model.features": 16})
+    changed.sweep.seeds = (0,)
+    with pytest.raises(
+        ValueError,
+        match=r"seed0_lr0.01 holds a finished run with a different config \(changed: "
+        r"\['model.features'\]\)",
+    ):
+        sweep.train_and_evaluate(changed, str(tmp_path))
 
 
 def test_sweep_resume_after_a_crash_equals_an_uninterrupted_sweep(tmp_path, monkeypatch):
@@ -182,7 +205,7 @@ def test_stacked_ragged_batches_train_like_separate_steps():
     "change, message",
     [
         ({"train.keep_checkpoints": 1}, "keep_checkpoints must be >= 2 for a sweep"),
-        ({"sweep.learning_rates": (1e-3, -1.0)}, "sweep.learning_rates must all be positive"),
+        ({"sweep.learning_rates": (1e-3, -1.0)}, "sweep.learning_rates must be positive"),
         ({"sweep.seeds": (0, 0)}, "lists the run seed0_lr0.01 twice"),
     ],
 )

@@ -2,8 +2,10 @@
 
 import importlib.util
 import json
+import math
 import os
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -14,7 +16,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from gruvar import checkpoint, data, run, steps, train
+from gruvar import checkpoint, data, run, runlog, steps, train
 
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))
@@ -25,8 +27,11 @@ def smoke(arg="gru,parity", **overrides):
     c = synthetic.get_config(f"{arg},smoke")
     c.unlock()
     for field, value in overrides.items():
-        section, name = field.split(".")
-        c[section][name] = value
+        *parents, name = field.split(".")
+        node = c
+        for parent in parents:
+            node = node[parent]
+        node[name] = value
     return c
 
 
@@ -51,6 +56,24 @@ def metric_lines(workdir):
     for line in lines:
         line.pop("wall_time")
     return lines
+
+
+def tensorboard_scalars(workdir):
+    """(tag, step) of every scalar in a run directory's TensorBoard event files (TFRecord
+    framing: length, its CRC, the Event proto, its CRC); a record cut short ends a file."""
+    from tensorboardX.proto.event_pb2 import Event
+
+    found = []
+    for path in Path(workdir).glob("events.out.tfevents.*"):
+        raw, at = path.read_bytes(), 0
+        while at + 12 <= len(raw):
+            (size,) = struct.unpack("<Q", raw[at : at + 8])
+            if at + 12 + size + 4 > len(raw):
+                break
+            event = Event.FromString(raw[at + 12 : at + 12 + size])
+            found += [(value.tag, event.step) for value in event.summary.value]
+            at += 12 + size + 4
+    return found
 
 
 def _config_data_state(variant, task):
@@ -114,6 +137,8 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(tmp_path, monkeypatch)
         np.testing.assert_array_equal(a, b)
     assert metric_lines(resumed) == metric_lines(straight)
     assert summary["best"] == json.loads((Path(straight) / "summary.json").read_text())["best"]
+    # Speed covers the whole run (24 steps), not the 16 trained since the resume.
+    assert summary["steps_per_second"] == pytest.approx(summary["steps"] / summary["wall_time"])
 
 
 def test_resume_redoes_a_best_model_saved_after_the_last_checkpoint(tmp_path):
@@ -166,6 +191,17 @@ def test_resume_after_kill_9(tmp_path):
     assert proc.poll() is None, "the run finished before it could be killed; make it longer"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    if importlib.util.find_spec("tensorboardX"):  # what was logged up to a checkpoint survives
+        last = max(int(p.name) for p in ckpt_dir.iterdir() if p.name.isdigit())
+        logged = sorted(
+            (f"{line['split']}/{key}", line["step"])
+            for line in runlog.read_metrics(os.path.join(killed, "metrics.jsonl"))
+            if line["step"] <= last
+            for key in line
+            if key not in runlog.NOT_METRICS
+        )
+        scalars = sorted(s for s in tensorboard_scalars(killed) if s[1] <= last)
+        assert scalars == logged, "TensorBoard lost scalars logged before the last checkpoint"
     resumed = subprocess.run(
         [*run, f"--workdir={killed}"], cwd=ROOT, capture_output=True, text=True
     )
@@ -209,6 +245,14 @@ def test_golden_first_step_loss(tmp_path):
         ("optimizer.learning_rate", 0.0, "config.optimizer.learning_rate must be positive"),
         ("model.embed_dim", 16, "config.model.embed_dim is 16, but dataset 'parity'"),
         ("data.batch_size", 1000, "config.data.batch_size = 1000 exceeds"),
+        ("optimizer.learning_rate", math.inf, "learning_rate must be positive and finite"),
+        ("optimizer.learning_rate", math.nan, "learning_rate must be positive and finite"),
+        ("optimizer.learning_rate", 1e39, r"finite in float32 \(<= 3.4e38\), got 1e\+39"),
+        ("optimizer.decay", 2.0, r"config.optimizer.decay must be in \[0, 1\)"),
+        ("optimizer.momentum", 1.0, r"config.optimizer.momentum must be in \[0, 1\)"),
+        ("optimizer.eps", -1.0, "config.optimizer.eps must be positive and finite"),
+        ("seed", -1, "config.seed must be an integer >= 0"),
+        ("data.options.num_train", -4, "config.data.options.num_train must be >= 0"),
     ],
 )
 def test_bad_configs_fail_before_anything_is_built(field, value, message, tmp_path, monkeypatch):
@@ -217,7 +261,8 @@ def test_bad_configs_fail_before_anything_is_built(field, value, message, tmp_pa
 
     monkeypatch.setattr(steps, "build_model", no_model)
     with pytest.raises(ValueError, match=message):
-        train.train_and_evaluate(smoke(**{field: value}), str(tmp_path))
+        train.train_and_evaluate(smoke(**{field: value}), str(tmp_path / "run"))
+    assert not (tmp_path / "run").exists(), "a rejected config made its run directory"
 
 
 def test_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
@@ -231,11 +276,31 @@ def test_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(tmp_pat
         return batch
 
     monkeypatch.setattr(data.Dataset, "train_batch", nan_at_5)
-    with pytest.raises(FloatingPointError, match=r"step 6.*learning_rate.*grad_clip_norm"):
+    with pytest.raises(
+        FloatingPointError, match=r"step 6.*checkpoint, at step 4.*learning_rate.*grad_clip_norm"
+    ):
         train.train_and_evaluate(cfg, str(tmp_path))
     step, params = params_of(str(tmp_path))
     assert step == 4
     assert all(np.all(np.isfinite(p)) for p in jax.tree.leaves(params))
+
+
+@pytest.mark.parametrize("checkpoint_every", [1, 0])  # every step; the default (each eval)
+def test_an_update_to_non_finite_weights_is_divergence_and_never_checkpointed(
+    tmp_path, checkpoint_every
+):
+    """RMSProp's first step moves each weight by about lr / sqrt(1 - decay) = 3.2 lr: at
+    lr = 2e38 that overflows float32 while the step's own loss is still finite."""
+    cfg = smoke(
+        **{"optimizer.learning_rate": 2e38, "train.checkpoint_every_steps": checkpoint_every}
+    )
+    with pytest.raises(FloatingPointError, match=r"at step 1\b.*before its first checkpoint"):
+        train.train_and_evaluate(cfg, str(tmp_path))
+    ckpts = checkpoint.Checkpoints(os.path.join(tmp_path, "checkpoints"), 2)
+    assert ckpts.all_steps() == [], "a non-finite state was checkpointed"
+    ckpts.close()
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["status"] == "diverged" and "at step 1:" in summary["error"]
 
 
 def test_early_stopping_stops_and_reports_the_best_validation_run(tmp_path):
@@ -303,3 +368,4 @@ def test_rerun_after_the_last_checkpoint_but_before_the_summary(tmp_path):
     again = train.train_and_evaluate(cfg, str(tmp_path))
     assert again["best"] == first["best"]
     assert again["final"]["val_accuracy"] == first["final"]["val_accuracy"]
+    assert again["steps_per_second"] == pytest.approx(again["steps"] / again["wall_time"])
