@@ -29,17 +29,11 @@ SHAPES = {  # name: (kind, batch, time, inputs, hidden, outputs)
     "music": ("frames", 8, 200, 88, 46, 88),  # Chung et al., GRU on a piano-roll set
 }
 
-_SHAPES = flags.DEFINE_list("shapes", list(SHAPES), f"Shapes to time, from {list(SHAPES)}.")
-_KS = flags.DEFINE_list("ks", ["1", "4", "16"], "Numbers of vmapped runs.")
-_SECONDS = flags.DEFINE_float("seconds", 20.0, "Timing budget per shape (after warm-up).")
-_MIN_ROUNDS = flags.DEFINE_integer("min_rounds", 5, "Timed rounds per shape at least.")
-_WARMUP = flags.DEFINE_integer("warmup", 2, "Untimed rounds first (compilation, caches).")
-_RUN_STEPS = flags.DEFINE_integer("run_steps", 10_000, "Training steps of one run (runs/hour).")
 
-
-def setup(shape: str):
-    """The config, a dataset of one random batch, and the model of ``shape``."""
-    kind, batch, time, inputs, hidden, outputs = SHAPES[shape]
+def setup(shape: tuple):
+    """The config, a dataset of one random batch, and the model of ``shape``
+    (kind, batch, time, inputs, hidden, outputs)."""
+    kind, batch, time, inputs, hidden, outputs = shape
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, time, inputs)).astype(np.float32)
     if kind == "classify":
@@ -47,16 +41,17 @@ def setup(shape: str):
     else:
         y = (rng.random((batch, time, outputs)) < 0.1).astype(np.float32)
     split = Split(x, y, np.full(batch, time, np.int32))
-    dataset = Dataset(shape, kind, outputs, {"train": split})
+    dataset = Dataset("benchmark", kind, outputs, {"train": split})
     config = config_lib.default_config()
     config.model.features = hidden
     config.data.batch_size = batch
     return config, dataset, steps.build_model(config, dataset)
 
 
-def step_fns(shape: str, ks: list[int]):
+def step_fns(shape: tuple, ks: list[int]):
     """``name: (step, state)`` for the solo step and the vmapped step of each K, and the
-    compiled memory of each."""
+    compiled memory of each. Each step is compiled once, ahead of time, and that executable
+    is both timed and measured."""
     config, dataset, model = setup(shape)
     kind = dataset.kind
     batch = dataset.splits["train"].take(np.arange(config.data.batch_size))
@@ -65,14 +60,11 @@ def step_fns(shape: str, ks: list[int]):
     fns, memory = {}, {}
 
     key = jax.random.key(0)
-
-    def solo(state):
-        return steps.train_step(kind, *state, batch, key)
-
     template = steps.create_state(config, dataset, model, 1)
     solo_state = (template, steps.zero_window(kind))
-    fns["solo"] = (lambda s: jax.block_until_ready(solo(s)), solo_state)
-    memory["solo"] = _footprint(steps.train_step, kind, *solo_state, batch, key)
+    solo = steps.train_step.lower(kind, *solo_state, batch, key).compile()
+    fns["solo"] = (lambda s: jax.block_until_ready(solo(*s, batch, key)), solo_state)
+    memory["solo"] = _footprint(solo)
     for k in ks:
         runs = []
         for seed in range(k):
@@ -81,19 +73,20 @@ def step_fns(shape: str, ks: list[int]):
         stacked = jax.device_put(template.replace(**sweep.stack(runs)))
         batches = jax.device_put(sweep.stack_batches([jax.device_get(batch)] * k))
         rngs = jax.vmap(jax.random.key)(np.arange(k))
-
-        def vmapped(state, batches=batches, rngs=rngs):
-            return jax.block_until_ready(steps.train_steps(kind, *state, batches, rngs))
-
         state = (stacked, steps.zero_window(kind, k))
-        memory[f"K={k}"] = _footprint(steps.train_steps, kind, *state, batches, rngs)
-        fns[f"K={k}"] = (vmapped, state)
+        vmapped = steps.train_steps.lower(kind, *state, batches, rngs).compile()
+
+        def step(state, vmapped=vmapped, batches=batches, rngs=rngs):
+            return jax.block_until_ready(vmapped(*state, batches, rngs))
+
+        memory[f"K={k}"] = _footprint(vmapped)
+        fns[f"K={k}"] = (step, state)
     return fns, memory
 
 
-def _footprint(fn, *args) -> int:
-    """Bytes of arguments, outputs and temporaries of ``fn``'s compiled step."""
-    analysis = fn.lower(*args).compile().memory_analysis()
+def _footprint(compiled) -> int:
+    """Bytes of arguments, outputs and temporaries of a compiled step."""
+    analysis = compiled.memory_analysis()
     if analysis is None:
         return 0
     return (
@@ -104,33 +97,59 @@ def _footprint(fn, *args) -> int:
     )
 
 
+def rows(ks, times, memory, run_steps: int) -> list[dict]:
+    """One row per K: ms per step of all K, runs/hour both ways, their ratio, memory (MB)."""
+    alone = 3600 / (run_steps * np.median(times["solo"]))
+    out = []
+    for k in ks:
+        t = float(np.median(times[f"K={k}"]))
+        out.append(
+            {
+                "K": k,
+                "ms": 1e3 * t,
+                "runs_per_hour_vmapped": 3600 / (run_steps * t) * k,
+                "runs_per_hour_alone": alone,
+                "gain": ratio([k * s for s in times["solo"]], times[f"K={k}"]),
+                "memory_mb": memory[f"K={k}"] / 2**20,
+            }
+        )
+    return out
+
+
+def table(shapes_rows: dict[str, list[dict]]) -> list[str]:
+    """Markdown lines of ``{shape label: rows(...)}``."""
+    lines = [
+        "| shape | K | ms/step (all K) | runs/hour vmapped | runs/hour one at a time | "
+        "vmapped / one at a time | step memory (MB) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label, shape_rows in shapes_rows.items():
+        for r in shape_rows:
+            lines.append(
+                f"| {label} | {r['K']} | {r['ms']:.2f} | {r['runs_per_hour_vmapped']:.1f} | "
+                f"{r['runs_per_hour_alone']:.1f} | {r['gain']:.2f}x | {r['memory_mb']:.1f} |"
+            )
+    return lines
+
+
 def main(argv):
     del argv
-    ks = [int(k) for k in _KS.value]
+    FLAGS = flags.FLAGS
+    unknown = set(FLAGS.shapes) - set(SHAPES)
+    if unknown:
+        raise app.UsageError(f"Unknown shape(s) {sorted(unknown)}; choose from {list(SHAPES)}.")
+    ks = [int(k) for k in FLAGS.ks]
     device = jax.devices()[0]
     print(
         f"jax {jax.__version__} | {device.device_kind} ({device.platform}) | runs of "
-        f"{_RUN_STEPS.value:,} steps | malloc huge pages {hugepages.enabled()}"
+        f"{FLAGS.run_steps:,} steps | malloc huge pages {hugepages.enabled()}"
     )
-    print(
-        "| shape | K | ms/step (all K) | runs/hour vmapped | runs/hour one at a time | "
-        "vmapped / one at a time | step memory (MB) |"
-    )
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for shape in _SHAPES.value:
-        fns, memory = step_fns(shape, ks)
-        times = time_round_robin(fns, _SECONDS.value, _MIN_ROUNDS.value, _WARMUP.value)
-        solo = np.median(times["solo"])
-        for k in ks:
-            t = np.median(times[f"K={k}"])
-            gain = ratio([k * s for s in times["solo"]], times[f"K={k}"])
-            per_hour = 3600 / (_RUN_STEPS.value * t) * k
-            alone = 3600 / (_RUN_STEPS.value * solo)
-            print(
-                f"| {shape} | {k} | {1e3 * t:.2f} | {per_hour:.1f} | {alone:.1f} | "
-                f"{gain:.2f}x | {memory[f'K={k}'] / 2**20:.1f} |",
-                flush=True,
-            )
+    print(*table({})[:2], sep="\n")
+    for shape in FLAGS.shapes:
+        fns, memory = step_fns(SHAPES[shape], ks)
+        times = time_round_robin(fns, FLAGS.seconds, FLAGS.min_rounds, FLAGS.warmup)
+        lines = table({shape: rows(ks, times, memory, FLAGS.run_steps)})[2:]
+        print(*lines, sep="\n", flush=True)
     stats = device.memory_stats()
     if stats and "peak_bytes_in_use" in stats:
         print(f"device peak bytes in use: {stats['peak_bytes_in_use'] / 2**20:.1f} MB")
@@ -138,5 +157,13 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    # Flags are defined here, not on import, so benchmarks/accelerator.py can import this module
+    # beside recurrence.py (which has flags of the same names).
+    flags.DEFINE_list("shapes", list(SHAPES), f"Shapes to time, from {list(SHAPES)}.")
+    flags.DEFINE_list("ks", ["1", "4", "16"], "Numbers of vmapped runs.")
+    flags.DEFINE_float("seconds", 20.0, "Timing budget per shape (after warm-up).")
+    flags.DEFINE_integer("min_rounds", 5, "Timed rounds per shape at least.")
+    flags.DEFINE_integer("warmup", 2, "Untimed rounds first (compilation, caches).")
+    flags.DEFINE_integer("run_steps", 10_000, "Training steps of one run (runs/hour).")
     hugepages.use_huge_pages()
     app.run(main)

@@ -1,0 +1,400 @@
+"""The accelerator check: numerics, recurrence and sweep benchmarks, a pixel-wise MNIST epoch.
+
+One command for a lent GPU (benchmarks/README.md, "GPU" section, has the device-tool call):
+
+    python benchmarks/accelerator.py --out=/tmp/accel --data_dir=../shared/data
+    python benchmarks/accelerator.py --out=/tmp/accel --dry_run   # toy sizes, < 1 minute
+
+Parts, each under its own time budget (``Plan.budgets``; past it, the part skips what is left and
+says so) and each run whatever the others did (a failed part is reported with its error):
+
+1. environment: devices, jax/jaxlib/flax/optax/torch versions, the accelerator's name.
+2. numerics: every variant's scan against tests/reference.py and against flax.linen.RNN over
+   its step, the K = 2 sweep against its runs alone (benchmarks/numerics.py), at float32.
+3. recurrence: benchmarks/recurrence.py's models at the Dey & Salem shapes and the large one,
+   ``gru`` at several unrolls and at JAX's default (TF32) matmul precision.
+4. sweep: benchmarks/sweep.py at K = 1, 4, 16, 64, runs/hour vmapped against one at a time.
+5. mnist_epoch: one epoch of ``configs/dey_salem.py:gru,mnist_pixel`` through
+   experiments/train.py, timed end to end (process start to exit).
+
+Matmuls run at ``--matmul_precision`` (float32: what gruvar asks for, see the README), torch's
+too (TF32 off) except in the rows marked TF32. Writes ``report.md`` and ``report.json`` (the
+figures) into ``--out``. ``--dry_run`` runs every part at toy sizes on generated data.
+"""
+
+import contextlib
+import dataclasses
+import functools
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+import jax
+import numerics
+import numpy as np
+import recurrence
+import report
+import sweep
+from absl import app, flags
+from harness import time_round_robin
+from report import Part
+
+from gruvar import hugepages
+
+ROOT = Path(__file__).resolve().parents[1]
+PARTS = ("environment", "numerics", "recurrence", "sweep", "mnist_epoch")
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """The sizes the parts run at, and each part's time budget (seconds)."""
+
+    numerics_shape: tuple[int, int, int, int]  # batch, time, inputs, features
+    numerics_variants: tuple[str, ...]
+    recurrence_shapes: dict[str, tuple[int, int, int, int]]
+    recurrence_variants: tuple[str, ...]
+    gru_unrolls: tuple[int, ...]
+    sweep_shapes: dict[str, tuple]
+    ks: tuple[int, ...]
+    seconds: float  # timing per shape, at most
+    min_rounds: int
+    epoch_config: str
+    budgets: dict[str, float]
+
+
+FULL = Plan(
+    numerics_shape=(8, 100, 28, 100),
+    numerics_variants=("gru", "gru3", "gru_reset_after", "mgu", "lstm", "lstm_peephole", "tanh"),
+    recurrence_shapes={k: recurrence.SHAPES[k] for k in ("pixel", "row", "large")},
+    recurrence_variants=recurrence.VARIANTS,
+    gru_unrolls=(1, 4, 16),
+    sweep_shapes=sweep.SHAPES,
+    ks=(1, 4, 16, 64),
+    seconds=12.0,
+    min_rounds=3,
+    epoch_config="configs/dey_salem.py:gru,mnist_pixel",
+    # 6.5 minutes in all at most, so a 10-minute device call ends with time to spare.
+    budgets={"environment": 10, "numerics": 40, "recurrence": 140, "sweep": 60, "mnist_epoch": 140},
+)
+DRY = Plan(
+    numerics_shape=(2, 10, 3, 5),
+    numerics_variants=("gru", "lstm"),
+    recurrence_shapes={"toy": (4, 12, 3, 8)},
+    recurrence_variants=("gru", "lstm"),
+    gru_unrolls=(1, 2),
+    sweep_shapes={"toy": ("classify", 4, 6, 3, 8, 10)},
+    ks=(1, 2),
+    seconds=0.0,
+    min_rounds=2,
+    epoch_config="configs/dey_salem.py:gru,mnist_pixel,smoke",
+    # Generous: a dry run checks that everything runs, on however loaded a CPU.
+    budgets=dict.fromkeys(PARTS, 300.0),
+)
+
+
+def environment(plan: Plan, part: Part) -> None:
+    import flax
+    import jaxlib
+    import optax
+
+    devices = jax.devices()
+    figures = {
+        "accelerator": devices[0].device_kind,
+        "platform": devices[0].platform,
+        "devices": [str(d) for d in devices],
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "jaxlib": jaxlib.__version__,
+        "flax": flax.__version__,
+        "optax": optax.__version__,
+        "matmul_precision": jax.config.jax_default_matmul_precision,
+        "malloc_huge_pages": hugepages.enabled(),
+    }
+    try:  # after JAX has loaded its CUDA libraries
+        import torch
+
+        figures["torch"] = torch.__version__
+        figures["torch_device"] = recurrence.torch_device()
+        if figures["torch_device"] == "cuda":
+            figures["torch_accelerator"] = torch.cuda.get_device_name()
+            figures["cudnn"] = torch.backends.cudnn.version()
+    except ImportError:
+        figures["torch"] = None
+    part.figures = figures
+    part.lines = [f"- {k}: {v}" for k, v in figures.items()]
+    print(*part.lines, sep="\n")
+
+
+def numerics_part(plan: Plan, part: Part) -> None:
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from configs import synthetic
+
+    shape, smoke = plan.numerics_shape, synthetic.get_config("gru,parity,smoke")
+    float32 = jax.config.jax_default_matmul_precision
+    # name: (check, precision); a check at JAX's default precision informs and cannot fail.
+    checks = {
+        f"scan = reference, {v}": (functools.partial(numerics.reference_error, v, shape), float32)
+        for v in plan.numerics_variants
+    }
+    checks["sweep K=2 = its runs alone"] = (
+        functools.partial(numerics.sweep_vs_solo, smoke),
+        float32,
+    )
+    for v in plan.numerics_variants:
+        checks[f"scan = flax.linen.RNN(cell), {v}"] = (
+            functools.partial(numerics.step_path_error, v, shape),
+            float32,
+        )
+    checks["scan = reference, gru, JAX default precision (informative)"] = (
+        functools.partial(numerics.reference_error, "gru", shape),
+        "default",
+    )
+    part.lines = ["| check | max abs difference | within float32 tolerance |", "|---|---:|---|"]
+    failed = []
+    for name, (check, precision) in checks.items():
+        if part.over(name):
+            continue
+        try:
+            with jax.default_matmul_precision(precision):
+                err, ok = check()
+        except Exception as e:
+            err, ok = float("nan"), False
+            print(f"{name}: {traceback.format_exception_only(e)[-1].strip()}", flush=True)
+        part.figures[name] = {"max_abs_difference": err, "ok": ok}
+        part.lines.append(f"| {name} | {err:.2e} | {'yes' if ok else 'NO'} |")
+        if not ok and precision == float32:
+            failed.append(name)
+    if failed:
+        raise AssertionError(f"{len(failed)} numerics check(s) failed: {'; '.join(failed)}")
+
+
+@contextlib.contextmanager
+def tf32():
+    """JAX's default matmul precision (TF32 on NVIDIA GPUs since Ampere) and torch's TF32."""
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    saved = torch and (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    if torch:
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    try:
+        with jax.default_matmul_precision("default"):
+            yield
+    finally:
+        if torch:
+            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def _under_tf32(build):
+    with tf32():
+        step, state = build()
+
+    def step_tf32(state):
+        with tf32():
+            return step(state)
+
+    return step_tf32, state
+
+
+def recurrence_part(plan: Plan, part: Part) -> None:
+    with contextlib.suppress(ImportError):
+        import torch
+
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    shapes = list(plan.recurrence_shapes.items())
+    tables = {}
+    for i, (name, shape) in enumerate(shapes):
+        if part.over(f"shape {name}"):
+            continue
+        builders = recurrence.models(shape, 1, plan.gru_unrolls, plan.recurrence_variants)
+        for model in ("gruvar gru", "torch.nn.GRU"):
+            if model in builders:
+                builders[f"{model} (TF32)"] = functools.partial(_under_tf32, builders[model])
+        steps = {}
+        for model, build in builders.items():
+            if not part.over(f"{name}: {model}"):
+                step, state = build()
+                steps[model] = (step, step(state))  # compiled here, within the budget
+        if "gruvar gru" not in steps:
+            continue
+        seconds = max(0.0, min(plan.seconds, part.left() / (len(shapes) - i) - 5))
+        times = time_round_robin(steps, seconds, plan.min_rounds, warmup=1)
+        rows = recurrence.rows(times)
+        ms = {r["model"]: r["ms"] for r in rows}
+        by_unroll = {1: ms["gruvar gru"]} | {
+            u: ms[f"gruvar gru unroll={u}"]
+            for u in plan.gru_unrolls
+            if f"gruvar gru unroll={u}" in ms
+        }
+        label = f"{name} {shape}"
+        part.figures[name] = {
+            "shape": shape,
+            "rounds": len(times["gruvar gru"]),
+            "rows": rows,
+            "gru_ms_by_unroll": by_unroll,
+            "best_gru_unroll": min(by_unroll, key=by_unroll.get),
+        }
+        tables[label] = rows
+        print(*recurrence.table({label: rows})[2:], sep="\n", flush=True)
+    part.lines = [
+        *recurrence.table(tables),
+        "",
+        *(
+            f"- {n}: best `unroll` for gru {f['best_gru_unroll']} "
+            f"(of {list(plan.gru_unrolls)}); {f['rounds']} rounds"
+            for n, f in part.figures.items()
+        ),
+    ]
+
+
+def sweep_part(plan: Plan, part: Part) -> None:
+    shapes = list(plan.sweep_shapes.items())
+    tables = {}
+    for i, (name, shape) in enumerate(shapes):
+        if part.over(f"shape {name}"):
+            continue
+        fns, memory = sweep.step_fns(shape, list(plan.ks))
+        seconds = max(0.0, min(plan.seconds, part.left() / (len(shapes) - i) - 5))
+        times = time_round_robin(fns, seconds, plan.min_rounds, warmup=1)
+        rows = sweep.rows(plan.ks, times, memory, run_steps=10_000)
+        part.figures[name] = {"shape": shape, "rounds": len(times["solo"]), "rows": rows}
+        tables[name] = rows
+        print(*sweep.table({name: rows})[2:], sep="\n", flush=True)
+    part.lines = [*sweep.table(tables), "", "Runs/hour count runs of 10,000 steps."]
+
+
+def epoch_part(plan: Plan, part: Part, data_dir: str | None) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        overrides = ["--config.train.num_epochs=1"]
+        if plan is DRY:
+            data_dir = tiny_mnist(Path(tmp) / "data")
+        if data_dir:
+            overrides.append(f"--config.data.data_dir={os.path.abspath(data_dir)}")
+        workdir = Path(tmp) / "run"
+        command = [
+            sys.executable,
+            "experiments/train.py",
+            f"--config={plan.epoch_config}",
+            f"--workdir={workdir}",
+            *overrides,
+        ]
+        env = os.environ | {
+            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+            # This process holds its share of the GPU; the child takes memory as it needs it.
+            "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
+            "JAX_DEFAULT_MATMUL_PRECISION": jax.config.jax_default_matmul_precision,
+        }
+        part.lines = [f"`{' '.join(command[1:4])} {' '.join(overrides[:1])}`", ""]
+        start = time.perf_counter()
+        try:
+            result = subprocess.run(
+                command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=part.left()
+            )
+        except subprocess.TimeoutExpired:
+            part.skipped.append("the rest of the epoch")
+            _epoch_progress(part, workdir / "metrics.jsonl", time.perf_counter() - start)
+            return
+        wall = time.perf_counter() - start
+        if result.returncode:
+            raise RuntimeError(
+                f"experiments/train.py exited {result.returncode}: "
+                f"{(result.stderr or result.stdout).strip().splitlines()[-1]}"
+            )
+        summary = json.loads((workdir / "summary.json").read_text())
+    part.figures = {
+        "end_to_end_seconds": wall,
+        "train_loop_seconds": summary["wall_time"],
+        "steps": summary["steps"],
+        "steps_per_second": summary["steps_per_second"],
+        "test_accuracy": summary["best"]["test"]["accuracy"],
+    }
+    part.lines += [
+        f"- one epoch, end to end (process start to exit): {wall:.1f} s",
+        f"- of which the training loop (with evaluation): {summary['wall_time']:.1f} s, "
+        f"{summary['steps']} steps, {summary['steps_per_second']:.1f} steps/s",
+        f"- test accuracy after the epoch: {part.figures['test_accuracy']:.4f}",
+    ]
+
+
+def _epoch_progress(part: Part, metrics: Path, wall: float) -> None:
+    """The figures of an epoch stopped at its budget: the last logged step and a projection."""
+    lines = (
+        [json.loads(line) for line in metrics.read_text().splitlines()] if metrics.exists() else []
+    )
+    train = [m for m in lines if m["split"] == "train"]
+    if not train:
+        part.lines.append(f"- stopped at the budget ({wall:.0f} s) before the first logged step")
+        return
+    last = train[-1]
+    per_epoch = last["step"] / last["epoch"]
+    projected = last["wall_time"] / last["step"] * per_epoch
+    part.figures = {
+        "stopped_at_step": last["step"],
+        "steps_per_epoch": per_epoch,
+        "loop_seconds_at_stop": last["wall_time"],
+        "projected_loop_seconds": projected,
+    }
+    part.lines.append(
+        f"- stopped at the budget ({wall:.0f} s) at step {last['step']} of {per_epoch:.0f}; "
+        f"the loop would take ~{projected:.0f} s per epoch (without evaluation)"
+    )
+
+
+def tiny_mnist(folder: Path) -> str:
+    """Random 28x28 digits as Keras' mnist.npz: enough training images for the 5,000 held out
+    for validation plus the smoke config's 64, and 16 test images."""
+    rng = np.random.default_rng(0)
+    (folder / "mnist").mkdir(parents=True)
+    np.savez(
+        folder / "mnist" / "mnist.npz",
+        x_train=rng.integers(0, 256, (5064, 28, 28), dtype=np.uint8),
+        y_train=rng.integers(0, 10, 5064, dtype=np.uint8),
+        x_test=rng.integers(0, 256, (16, 28, 28), dtype=np.uint8),
+        y_test=rng.integers(0, 10, 16, dtype=np.uint8),
+    )
+    return str(folder)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    FLAGS = flags.FLAGS
+    unknown = set(FLAGS.parts) - set(PARTS)
+    if unknown:
+        raise app.UsageError(f"Unknown part(s) {sorted(unknown)}; choose from {list(PARTS)}.")
+    jax.config.update("jax_default_matmul_precision", FLAGS.matmul_precision)
+    data_dir = FLAGS.data_dir or os.environ.get("GRUVAR_DATA_DIR")
+    fns = {
+        "environment": environment,
+        "numerics": numerics_part,
+        "recurrence": recurrence_part,
+        "sweep": sweep_part,
+        "mnist_epoch": functools.partial(epoch_part, data_dir=data_dir),
+    }
+    plan = DRY if FLAGS.dry_run else FULL
+    chosen = {p: functools.partial(fns[p], plan) for p in PARTS if p in FLAGS.parts}
+    report.write(Path(FLAGS.out), report.run_parts(chosen, plan.budgets), FLAGS.dry_run)
+
+
+if __name__ == "__main__":
+    flags.DEFINE_string("out", None, "Folder for report.md and report.json (created).")
+    flags.DEFINE_bool("dry_run", False, "Every part at toy sizes on generated data (CI).")
+    flags.DEFINE_string("data_dir", None, "Folder holding mnist/ (else $GRUVAR_DATA_DIR).")
+    flags.DEFINE_list("parts", list(PARTS), f"Parts to run, from {list(PARTS)}.")
+    flags.DEFINE_enum(
+        "matmul_precision",
+        "float32",
+        ["float32", "default"],
+        "JAX's default matmul precision for float32 (default: TF32 on NVIDIA GPUs since Ampere).",
+    )
+    flags.mark_flag_as_required("out")
+    hugepages.use_huge_pages()
+    app.run(main)

@@ -1,0 +1,141 @@
+"""The accelerator check's parts and its report: each part's status, budget and figures.
+
+A part is a function of a ``Part``: it fills ``figures`` (for report.json) and ``lines``
+(markdown), asks ``over(what)`` before each piece of work and so skips what its budget no
+longer covers. ``run_parts`` runs them in turn, whatever the others did; ``write_report``
+writes report.md and report.json, with the issue's goals for an H100/H200.
+"""
+
+import datetime
+import json
+import resource
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+import jax
+
+
+class Part:
+    """What a part reports: figures (for the JSON), markdown lines, and what it skipped."""
+
+    def __init__(self, name: str, seconds: float):
+        self.name, self.budget, self.start = name, seconds, time.perf_counter()
+        self.seconds = 0.0  # set when the part ends
+        self.figures: dict = {}
+        self.lines: list[str] = []
+        self.skipped: list[str] = []
+        self.status, self.error = "ok", None
+
+    def left(self) -> float:
+        return self.budget - (time.perf_counter() - self.start)
+
+    def over(self, what: str) -> bool:
+        """Whether the budget is spent; if so ``what`` is recorded as skipped."""
+        if self.left() > 0:
+            return False
+        self.skipped.append(what)
+        return True
+
+    def summary(self) -> dict:
+        return {
+            "status": self.status,
+            "error": self.error,
+            "seconds": round(self.seconds, 1),
+            "budget_seconds": self.budget,
+            "skipped": self.skipped,
+            "figures": self.figures,
+        }
+
+
+def run_parts(parts: dict[str, Callable[[Part], None]], budgets: dict[str, float]) -> dict:
+    """Runs each ``name: fn(part)`` in turn, ``budgets[name]`` seconds each; one that raises
+    is marked failed with the exception's last line, and the next runs all the same."""
+    done = {}
+    for name, fn in parts.items():
+        part, cpu = Part(name, budgets[name]), _cpu_seconds()
+        print(f"== {name} (budget {part.budget:.0f} s)", flush=True)
+        try:
+            fn(part)
+        except Exception as e:
+            traceback.print_exc()
+            part.status = "failed"
+            # One line, for the report's table: the exception's type and message.
+            part.error = " ".join("".join(traceback.format_exception_only(e)).split())
+        if part.status == "ok" and part.skipped:
+            part.status = "over budget"
+        part.seconds = time.perf_counter() - part.start
+        cpu = _cpu_seconds() - cpu
+        print(f"== {name}: {part.status} in {part.seconds:.1f} s ({cpu:.1f} s of CPU)", flush=True)
+        done[name] = part
+    return done
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished children (a loaded machine's wall time is
+    no measure of the work)."""
+    own, children = (
+        resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+GRU_GOAL = "gru step time / torch.nn.GRU's at the pixel shape (goal <= 1.5)"
+SWEEP_GOAL = "vmapped / one-at-a-time runs per hour at K = 16, mnist_row (goal >= 10)"
+
+
+def goals(parts: dict[str, Part]) -> dict[str, dict]:
+    """The issue's two goals for an H100/H200 from this run's figures; value and met are None
+    where the run did not measure them (a dry run, a part skipped or failed)."""
+    gru_ratio = k16_gain = None
+    pixel = parts["recurrence"].figures.get("pixel") if "recurrence" in parts else None
+    if pixel:
+        gru = next(r for r in pixel["rows"] if r["model"] == "gruvar gru")
+        gru_ratio = 1 / gru["vs_torch"] if gru["vs_torch"] else None
+    row = parts["sweep"].figures.get("mnist_row") if "sweep" in parts else None
+    if row:
+        k16_gain = next((r["gain"] for r in row["rows"] if r["K"] == 16), None)
+    return {
+        GRU_GOAL: {"value": gru_ratio, "met": None if gru_ratio is None else gru_ratio <= 1.5},
+        SWEEP_GOAL: {"value": k16_gain, "met": None if k16_gain is None else k16_gain >= 10},
+    }
+
+
+def write(out: Path, parts: dict[str, Part], dry_run: bool) -> None:
+    device = jax.devices()[0]
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    found = goals(parts)
+    report = {
+        "when": when,
+        "dry_run": dry_run,
+        "accelerator": device.device_kind,
+        "platform": device.platform,
+        "matmul_precision": jax.config.jax_default_matmul_precision,
+        "parts": {name: p.summary() for name, p in parts.items()},
+        "goals": found,
+    }
+    lines = [
+        "# gruvar accelerator check",
+        "",
+        f"{when}; {device.device_kind} ({device.platform}); matmul precision "
+        f"{report['matmul_precision']}{'; DRY RUN (toy sizes)' if dry_run else ''}",
+        "",
+        "| part | status | seconds (budget) | note |",
+        "|---|---|---:|---|",
+    ]
+    for name, p in parts.items():
+        s = p.summary()
+        note = p.error or (f"skipped: {'; '.join(p.skipped)}" if p.skipped else "")
+        lines.append(f"| {name} | {s['status']} | {s['seconds']} ({p.budget:.0f}) | {note} |")
+    lines += ["", "## Goals (H100/H200)", ""]
+    for goal, g in found.items():
+        verdict = "not measured" if g["met"] is None else ("met" if g["met"] else "NOT met")
+        value = "" if g["value"] is None else f"{g['value']:.2f}x: "
+        lines.append(f"- {goal}: {value}{verdict}")
+    for name, p in parts.items():
+        lines += ["", f"## {name}", "", *p.lines]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.md").write_text("\n".join(lines) + "\n")
+    (out / "report.json").write_text(json.dumps(report, indent=1, default=float) + "\n")
+    print("\n".join(lines))

@@ -1,0 +1,83 @@
+"""benchmarks/accelerator.py, the GPU check: its dry run on the CPU, so it keeps working while
+no GPU is lent, and its report's rules (a failing part, a spent budget, the goals)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import report  # noqa: E402
+
+PARTS = ["environment", "numerics", "recurrence", "sweep", "mnist_epoch"]
+
+
+def test_the_dry_run_runs_every_part_and_reports_each(tmp_path):
+    # GRUVAR_HUGE_PAGES=0: one start-up instead of two (the re-execution has its own tests).
+    env = os.environ | {"GRUVAR_HUGE_PAGES": "0"}
+    command = [sys.executable, "benchmarks/accelerator.py", "--dry_run", f"--out={tmp_path}"]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    found = json.loads((tmp_path / "report.json").read_text())
+    assert found["dry_run"] and list(found["parts"]) == PARTS
+    failed = {name: p["error"] for name, p in found["parts"].items() if p["status"] != "ok"}
+    assert not failed, f"parts not ok in the dry run: {failed}\n{result.stdout[-3000:]}"
+    text = (tmp_path / "report.md").read_text()
+    assert all(f"## {name}" in text for name in PARTS)
+
+    parts = {name: p["figures"] for name, p in found["parts"].items()}
+    assert parts["environment"]["jax"] and parts["environment"]["platform"] == "cpu"
+    assert len(parts["numerics"]) >= 5 and all(c["ok"] for c in parts["numerics"].values())
+    models = {r["model"]: r for r in parts["recurrence"]["toy"]["rows"]}
+    assert {"gruvar gru", "gruvar lstm", "flax nn.RNN(OptimizedLSTMCell)"} <= set(models)
+    assert models["gruvar lstm"]["vs_flax"] > 0 and parts["recurrence"]["toy"]["best_gru_unroll"]
+    assert [r["K"] for r in parts["sweep"]["toy"]["rows"]] == [1, 2]
+    assert parts["mnist_epoch"]["steps"] == 2  # the smoke config's 64 images in batches of 32
+    assert "not measured" in text  # no pixel shape nor K = 16 in a dry run
+
+
+def test_a_failing_part_is_reported_and_the_next_runs_all_the_same(tmp_path):
+    def fails(part):
+        part.figures["before"] = 1.0
+        raise ValueError("the accelerator said no")
+
+    def runs_out_of_time(part):
+        for k in (1, 4):
+            if not part.over(f"K={k}"):
+                part.figures[k] = k
+
+    def works(part):
+        part.lines = ["fine"]
+
+    parts = report.run_parts(
+        {"fails": fails, "slow": runs_out_of_time, "works": works},
+        {"fails": 10, "slow": 0, "works": 10},
+    )
+    assert [p.status for p in parts.values()] == ["failed", "over budget", "ok"]
+    assert parts["fails"].error == "ValueError: the accelerator said no"
+    assert parts["fails"].figures == {"before": 1.0}  # what it had measured is kept
+    assert parts["slow"].skipped == ["K=1", "K=4"] and not parts["slow"].figures
+
+    report.write(tmp_path, parts, dry_run=True)
+    text = (tmp_path / "report.md").read_text()
+    assert "| fails | failed |" in text and "ValueError: the accelerator said no" in text
+    assert "| slow | over budget |" in text and "skipped: K=1; K=4" in text
+    statuses = {
+        n: p["status"]
+        for n, p in json.loads((tmp_path / "report.json").read_text())["parts"].items()
+    }
+    assert statuses == {"fails": "failed", "slow": "over budget", "works": "ok"}
+
+
+def test_the_goals_are_read_off_the_pixel_shape_and_k_16():
+    recurrence, sweep = report.Part("recurrence", 1), report.Part("sweep", 1)
+    recurrence.figures["pixel"] = {"rows": [{"model": "gruvar gru", "vs_torch": 0.8}]}
+    sweep.figures["mnist_row"] = {"rows": [{"K": 4, "gain": 3.0}, {"K": 16, "gain": 9.0}]}
+    found = report.goals({"recurrence": recurrence, "sweep": sweep})
+    assert found[report.GRU_GOAL] == {"value": 1.25, "met": True}  # 1 / 0.8 of torch's time
+    assert found[report.SWEEP_GOAL] == {"value": 9.0, "met": False}
+    unmeasured = report.goals({})
+    assert all(g == {"value": None, "met": None} for g in unmeasured.values())
