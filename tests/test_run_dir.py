@@ -14,9 +14,9 @@ import textwrap
 import jax
 import numpy as np
 import pytest
-from test_train import ROOT, metric_lines, params_of, smoke
+from test_train import metric_lines, params_of, smoke
 
-from gruvar import checkpoint, runlog, train
+from gruvar import checkpoint, data, runlog, train
 
 CONFIG = {"train.checkpoint_every_steps": 2}  # 8 steps; checkpoints 6 and 8 kept
 
@@ -69,11 +69,15 @@ def test_a_field_added_after_the_run_counts_as_unchanged_at_its_default(finished
         train.train_and_evaluate(smoke(**CONFIG | {"train.weight_noise_on": "recurrent"}), workdir)
 
 
+# Another process training the run, as far as the lock goes: it holds workdir/lock.
 LOCK_HOLDER = textwrap.dedent(
     """
-    import sys, time
-    from gruvar import runlog
-    held = runlog.lock(sys.argv[1])
+    import fcntl, os, sys, time
+    os.makedirs(sys.argv[1])
+    held = open(os.path.join(sys.argv[1], "lock"), "a+")
+    fcntl.flock(held, fcntl.LOCK_EX)
+    held.write(f"{os.getpid()} elsewhere\\n")
+    held.flush()
     print("locked", flush=True)
     time.sleep(120)
     """
@@ -83,19 +87,35 @@ LOCK_HOLDER = textwrap.dedent(
 def test_a_run_directory_in_use_by_another_process_is_refused(tmp_path):
     workdir = str(tmp_path / "run")
     holder = subprocess.Popen(
-        [sys.executable, "-c", LOCK_HOLDER, workdir], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", LOCK_HOLDER, workdir], stdout=subprocess.PIPE, text=True
     )
     try:
         assert holder.stdout.readline().strip() == "locked"
-        with pytest.raises(
-            ValueError, match=re.escape(f"run directory {workdir} is in use by pid {holder.pid}")
-        ):
+        in_use = f"run directory {workdir} is in use by pid {holder.pid} on elsewhere"
+        with pytest.raises(ValueError, match=re.escape(in_use)):
             train.train_and_evaluate(smoke(), workdir)
         assert sorted(os.listdir(workdir)) == ["lock"], "the refused process wrote in the run"
     finally:
         os.kill(holder.pid, signal.SIGKILL)  # the OS drops a killed process's lock
         holder.wait()
     runlog.lock(workdir).close()
+
+
+def test_a_training_holds_its_run_directory(tmp_path, monkeypatch):
+    workdir, tried = str(tmp_path / "run"), []
+    real = data.Dataset.train_batch
+
+    def try_the_lock_at_3(self, step, *args):
+        if step == 3:
+            with pytest.raises(ValueError, match=f"in use by pid {os.getpid()}"):
+                runlog.lock(workdir)
+            tried.append(step)
+        return real(self, step, *args)
+
+    monkeypatch.setattr(data.Dataset, "train_batch", try_the_lock_at_3)
+    train.train_and_evaluate(smoke(), workdir)
+    assert tried == [3]
+    runlog.lock(workdir).close()  # released at the end
 
 
 def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(finished, tmp_path):
