@@ -19,6 +19,7 @@ import math
 import os
 import socket
 import time
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -71,7 +72,8 @@ def lock(workdir: str):
     """Takes ``workdir``'s lock for this process: an exclusive flock on ``workdir/lock``, held
     while the returned file stays open. The OS drops it when the process ends, however it ends
     (kill -9 too), so a stale lock file holds nothing. Raises ValueError naming the holder if
-    another process (or another open of it in this one) has it."""
+    another process (or another open of it in this one) has it. On a file system without
+    flock (some Lustre mounts) it warns and trains unlocked."""
     os.makedirs(workdir, exist_ok=True)
     f = open(os.path.join(workdir, "lock"), "a+")
     try:
@@ -85,6 +87,12 @@ def lock(workdir: str):
             f"{f' on {host}' if host else ''}: another process is training it. Wait for it to "
             f"end (or stop it), or train in another --workdir."
         ) from None
+    except OSError as err:
+        warnings.warn(
+            f"Cannot lock run directory {workdir} ({err}); nothing stops a second process "
+            f"from training it at the same time.",
+            stacklevel=2,
+        )
     f.truncate(0)
     f.write(f"{os.getpid()} {socket.gethostname()}\n")
     f.flush()

@@ -2,6 +2,7 @@
 for its own config; a damaged newest checkpoint is passed over; a run that lost its
 checkpoints or its summary says so instead of silently starting again."""
 
+import errno
 import json
 import os
 import re
@@ -116,6 +117,15 @@ def test_a_training_holds_its_run_directory(tmp_path, monkeypatch):
     train.train_and_evaluate(smoke(), workdir)
     assert tried == [3]
     runlog.lock(workdir).close()  # released at the end
+
+
+def test_a_file_system_without_flock_warns_and_trains_unlocked(tmp_path, monkeypatch):
+    def no_flock(*args):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(runlog.fcntl, "flock", no_flock)
+    with pytest.warns(UserWarning, match="Cannot lock run directory .*No locks available"):
+        runlog.lock(str(tmp_path)).close()
 
 
 def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(finished, tmp_path):
