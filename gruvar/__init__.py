@@ -1,8 +1,9 @@
 """gruvar: gated recurrent network variants as data, on one fast jitted JAX recurrence."""
 
-from gruvar import cells, gates, recurrence
-from gruvar.cells import VARIANTS, Cell, Variant, make, variant
+from gruvar import cells, families, gates, recurrence, variants
+from gruvar.cells import Cell, make
 from gruvar.models import RNN, FramePredictor, SequenceClassifier
+from gruvar.variants import VARIANTS, Variant, variant
 
 __all__ = [
     "RNN",
@@ -12,8 +13,10 @@ __all__ = [
     "SequenceClassifier",
     "Variant",
     "cells",
+    "families",
     "gates",
     "make",
     "recurrence",
     "variant",
+    "variants",
 ]

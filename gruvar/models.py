@@ -13,8 +13,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from gruvar import cells
-from gruvar.cells import Cell, Variant
+from gruvar import variants
+from gruvar.cells import Cell
+from gruvar.recurrence import resolve_mode
+from gruvar.variants import Variant
 
 Array = jax.Array
 
@@ -30,6 +32,8 @@ class RNN(nn.Module):
     bidirectional) with the cell's paper names.
 
     ``cell_kwargs`` go to every ``Cell`` (initialisers, ``gate_fn``, ``forget_bias``, ...).
+    ``scan``: ``auto`` (parallel in time for a variant linear in its state on a GPU or TPU,
+    else sequential), ``sequential`` or ``parallel`` (an error for a variant that reads h).
     """
 
     variant: str | Variant
@@ -38,30 +42,32 @@ class RNN(nn.Module):
     bidirectional: bool = False
     unroll: int = 1
     cell_kwargs: dict[str, Any] | None = None
+    scan: str = "auto"
 
     @nn.compact
     def __call__(self, x: Array, lengths: Array | None = None) -> tuple[Array, tuple[Any, ...]]:
         if self.num_layers < 1:
             raise ValueError(f"num_layers must be at least 1, got {self.num_layers}.")
+        mode = resolve_mode(variants.get(self.variant).plan, self.scan)
         kwargs = dict(self.cell_kwargs or {})
         carries = []
         for layer in range(self.num_layers):
             if not self.bidirectional:
                 cell = Cell(self.variant, self.features, name=f"layer_{layer}", **kwargs)
-                x, carry = cell.scan(x, lengths, unroll=self.unroll)
+                x, carry = cell.scan(x, lengths, unroll=self.unroll, mode=mode)
                 carries.append(carry)
                 continue
             fwd = Cell(self.variant, self.features, name=f"layer_{layer}_fwd", **kwargs)
             bwd = Cell(self.variant, self.features, name=f"layer_{layer}_bwd", **kwargs)
-            y_fwd, c_fwd = fwd.scan(x, lengths, unroll=self.unroll)
-            y_bwd, c_bwd = bwd.scan(x, lengths, reverse=True, unroll=self.unroll)
+            y_fwd, c_fwd = fwd.scan(x, lengths, unroll=self.unroll, mode=mode)
+            y_bwd, c_bwd = bwd.scan(x, lengths, reverse=True, unroll=self.unroll, mode=mode)
             x = jnp.concatenate([y_fwd, y_bwd], axis=-1)
             carries.append((c_fwd, c_bwd))
         return x, tuple(carries)
 
     def final_hidden(self, carries: tuple[Any, ...]) -> Array:
         """The last layer's final hidden state [batch, features] (both directions concatenated)."""
-        family = cells.get(self.variant).family
+        family = variants.get(self.variant).family
         last = carries[-1]
         if self.bidirectional:
             return jnp.concatenate([family.hidden(last[0]), family.hidden(last[1])], axis=-1)

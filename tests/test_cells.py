@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import ALL_VARIANTS
+from conftest import ALL_VARIANTS, in_width
 
 import gruvar
 from gruvar import cells
@@ -164,7 +164,8 @@ def test_chungs_music_sizes_match_table_1():
 def test_cell_follows_the_flax_rnn_cell_contract(variant):
     cell = gruvar.make(variant, 6)
     assert isinstance(cell, nn.RNNCellBase)
-    x = jnp.ones((4, 3))
+    m = in_width(variant, 3, 6)
+    x = jnp.ones((4, m))
     carry = cell.initialize_carry(jax.random.key(0), x.shape)
     assert jax.tree.map(jnp.shape, carry) == jax.tree.map(lambda _: (4, 6), carry), (
         "carry is [batch, features] per state"
@@ -173,7 +174,7 @@ def test_cell_follows_the_flax_rnn_cell_contract(variant):
     new_carry, y = cell.apply(variables, carry, x)
     assert y.shape == (4, 6)
     assert jax.tree.structure(new_carry) == jax.tree.structure(carry)
-    outputs = nn.RNN(cell).apply({"params": {"cell": variables["params"]}}, jnp.ones((4, 5, 3)))
+    outputs = nn.RNN(cell).apply({"params": {"cell": variables["params"]}}, jnp.ones((4, 5, m)))
     assert outputs.shape == (4, 5, 6)
 
 

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import reference
-from conftest import ALL_VARIANTS
+from conftest import CLASSIC_VARIANTS
 
 import gruvar
 from gruvar import cells
@@ -18,7 +18,7 @@ def family(variant):
     return cells.get(variant).family.name
 
 
-@pytest.mark.parametrize("variant", ALL_VARIANTS)
+@pytest.mark.parametrize("variant", CLASSIC_VARIANTS)
 def test_stacked_bidirectional_matches_reference(variant, rng):
     model = gruvar.RNN(variant, N, num_layers=2, bidirectional=True)
     x = rng.standard_normal((B, T, M)).astype(np.float32)

@@ -1,0 +1,347 @@
+"""Variants as data: a family plus one spec per part, compiled to a plan; the named registry.
+
+A *variant* is a family (``gruvar.families``) plus a spec per gate and one for the candidate
+(``gruvar.gates``), the candidate's activation (``act``: tanh, identity, relu), an LSTM's
+output activation (``out``: tanh, identity), optionally a normalised gate pair (``norm``,
+minLSTM's f' = f / (f + i), i' = i / (f + i)) and batch norm on the input projections
+(``bn``, Li-GRU). Define one in a line, without a new class::
+
+    variant("gru", z="hb", r="xhb")            # or the string "gru:z=hb,r=xhb"
+    variant("lstm", "xhcb", f="1-i")           # "lstm:xhcb,f=1-i": Greff's CIFG
+    variant("tanh", h="xdb", act="relu")       # "tanh:h=xdb,act=relu": IndRNN
+    VARIANTS["gru_hz"] = variant("gru", "h", r="xhb")   # register it by name
+
+In a string, a first item without ``=`` is the spec of every gate; the candidate is named by
+its key (``h``; ``c`` for an LSTM). Every check runs here, before anything is built.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+from gruvar.families import FAMILIES, Family
+from gruvar.fixed_families import FIXED_FAMILIES
+from gruvar.gates import GateSpec, param_name
+from gruvar.plan import ACTIVATIONS, Plan
+
+OUTPUTS = ("tanh", "identity")
+_KNOBS = ("act", "out", "norm", "bn")
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """A family plus one spec per gate and the candidate's. Hashable, so it can key a jit cache."""
+
+    family: Family
+    specs: tuple[tuple[str, GateSpec], ...] = ()
+    candidate: GateSpec | None = None
+    act: str = "tanh"
+    out: str = "tanh"
+    norm: tuple[str, str] | None = None
+    bn: bool = False
+
+    @property
+    def name(self) -> str:
+        """The registered name, else the canonical string accepted back by ``get``."""
+        for match in (lambda v: v is self, lambda v: v == self):
+            for name, registered in VARIANTS.items():
+                if match(registered):
+                    return name
+        fam = self.family
+        items = [f"{g}={s}" for g, s in self.specs]
+        if str(self.candidate) != fam.default_candidate:
+            items.append(f"{fam.candidate_key}={self.candidate}")
+        if self.act != fam.default_act:
+            items.append(f"act={self.act}")
+        if self.out != "tanh":
+            items.append(f"out={self.out}")
+        if self.norm:
+            items.append(f"norm={''.join(self.norm)}")
+        if self.bn:
+            items.append("bn=on")
+        return f"{fam.name}:" + ",".join(items)
+
+    def spec(self, gate: str) -> GateSpec:
+        return dict(self.specs)[gate]
+
+    @property
+    def plan(self) -> Plan:
+        return compile_plan(self)
+
+    def param_shapes(self, in_features: int, features: int) -> dict[str, tuple[int, ...]]:
+        """Every parameter's name and shape, for m = in_features inputs and n = features units."""
+        m, n = in_features, features
+        if self.family.fixed_form:
+            return self.family.shapes(m, n)
+        parts = [(g, s) for g, s in self.specs if not s.fixed]
+        parts.append((self.family.candidate, self.candidate))
+        shapes = {}
+        for p, s in parts:
+            for letter, kind, shape in (
+                ("x", "W", (m, n)),
+                ("h", "U", (n, n)),
+                ("d", "u", (n,)),
+                ("c", "V", (n,)),
+                ("b", "b", (n,)),
+            ):
+                if getattr(s, letter):
+                    shapes[param_name(kind, p)] = shape
+            if self.bn and s.x:
+                shapes[param_name("gamma", p)] = (n,)
+        if self.family.candidate_mode == "after":
+            shapes[param_name("b", "U" + self.family.candidate)] = (n,)
+        return shapes
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def variant(
+    family: str,
+    spec: str | GateSpec | None = None,
+    *,
+    act: str | None = None,
+    out: str = "tanh",
+    norm: str | tuple[str, str] | None = None,
+    bn: bool = False,
+    **parts: str | GateSpec,
+) -> Variant:
+    """A variant of ``family`` whose gates all use ``spec`` (else the family's own), except
+    those named in ``parts``; the candidate is ``parts[family.candidate_key]``.
+
+    >>> variant("gru", "hb")               # Dey & Salem's GRU1
+    >>> variant("lstm", f="xhb", i="b")    # only the input gate reduced to a bias
+    """
+    if family in FIXED_FAMILIES:
+        if spec is not None or parts or act or out != "tanh" or norm or bn:
+            raise ValueError(
+                f"Family {family!r} has one fixed form ({FIXED_FAMILIES[family].paper}); it takes "
+                "no part specs or knobs. Use its registered name."
+            )
+        return Variant(FIXED_FAMILIES[family])
+    if family not in FAMILIES:
+        raise ValueError(
+            f"Unknown cell family {family!r}; families are {sorted(FAMILIES)} "
+            f"(fixed forms: {sorted(FIXED_FAMILIES)})."
+        )
+    fam = FAMILIES[family]
+    key = fam.candidate_key
+    unknown = sorted(set(parts) - set(fam.gates) - {key})
+    if unknown:
+        gates = f"its gates are {list(fam.gates)}" if fam.gates else "it has no gates"
+        raise ValueError(
+            f"Family {family!r} has no gate(s) {unknown}; {gates} and its candidate is {key!r}."
+        )
+    if spec is not None and not fam.gates:
+        raise ValueError(
+            f"Family {family!r} has no gates, so gate spec {str(spec)!r} has nothing to apply "
+            f"to; set its candidate instead, e.g. '{family}:{key}=xhb'."
+        )
+    default = GateSpec.parse(spec if spec is not None else fam.default_spec)
+    specs = tuple((g, GateSpec.parse(parts.get(g, default))) for g in fam.gates)
+    candidate = GateSpec.parse(parts.get(key, fam.default_candidate))
+    if isinstance(norm, str):
+        norm = tuple(norm)
+    v = Variant(fam, specs, candidate, act or fam.default_act, out, norm, bn)
+    compile_plan(v)  # every check, now
+    return v
+
+
+@functools.cache
+def compile_plan(v: Variant) -> Plan:
+    """The plan the recurrence runs; raises ValueError naming the bad part of ``v``."""
+    fam = v.family
+    if fam.fixed_form:
+        return Plan(fam, fam.gates, fam.candidate, own_step=True)
+    specs, cand, key = dict(v.specs), v.candidate, fam.candidate_key
+    peeking = [g for g, s in specs.items() if s.c]
+    if peeking and not fam.has_cell:
+        raise ValueError(
+            f"Gate(s) {peeking} of family {fam.name!r} read the cell state ('c'), but only a "
+            f"family with a cell state has one: {[f for f, x in FAMILIES.items() if x.has_cell]}."
+        )
+    if cand.fixed or cand.c or not cand.x:
+        raise ValueError(
+            f"The candidate {key!r} of {fam.name!r} has spec {str(cand)!r}; it must read the input "
+            "('x') and may add 'h' (U h), 'd' (u ⊙ h) and 'b'; no constant, coupling or 'c'."
+        )
+    if fam.candidate_mode == "after" and not cand.h:
+        raise ValueError(
+            f"{fam.name!r} applies its reset gate to U_h h_{{t-1}}, so its candidate needs 'h' "
+            f"(and no 'd'); got {str(cand)!r}. Use 'gru' for other candidates."
+        )
+    if v.act not in ACTIVATIONS:
+        raise ValueError(
+            f"Unknown candidate activation act={v.act!r}; choose from {list(ACTIVATIONS)}."
+        )
+    if v.out not in OUTPUTS or (v.out != "tanh" and not fam.has_cell):
+        raise ValueError(
+            f"Output activation out={v.out!r}: only a family with a cell state has one, and it "
+            f"is one of {list(OUTPUTS)}."
+        )
+    for g, s in specs.items():
+        if s.coupled is None:
+            continue
+        src = specs.get(s.coupled)
+        if s.coupled == g or src is None:
+            what = "itself" if s.coupled == g else f"unknown gate {s.coupled!r}"
+            raise ValueError(
+                f"Gate {g!r} of {fam.name!r} is coupled to {what}; couple it to another of "
+                f"{[x for x in fam.gates if x != g]}."
+            )
+        if src.fixed or (src.c and s.coupled in fam.peeks_new_cell):
+            raise ValueError(
+                f"Gate {g!r} is coupled to {s.coupled!r}, which is itself {src} ; couple it to a "
+                "gate with terms of its own, computed before the cell state."
+            )
+    if v.norm is not None:
+        pair = v.norm
+        if len(pair) != 2 or pair[0] == pair[1] or not set(pair) <= set(fam.gates):
+            raise ValueError(
+                f"norm={''.join(pair)!r} must name two different gates of {fam.name!r}: "
+                f"{list(fam.gates)}."
+            )
+        for g in pair:
+            if specs[g].fixed or (specs[g].c and g in fam.peeks_new_cell):
+                raise ValueError(
+                    f"norm: gate {g!r} is {specs[g]}; a normalised gate needs terms of its own, "
+                    "computed before the cell state."
+                )
+    gate = fam.candidate_gate
+    if gate and gate not in fam.update_gates and not cand.reads_state:
+        if not specs[gate].fixed:
+            raise ValueError(
+                f"Gate {gate!r} of {fam.name!r} only gates the candidate's h_{{t-1}}, and the "
+                f"candidate {str(cand)!r} reads none: set {gate}=1."
+            )
+    mode = fam.candidate_mode
+    if mode == "before" and specs[gate].value == 1 and cand.h:
+        mode = "direct"  # U (1 ⊙ h) = U h: fused with the gates' matmul
+    c = fam.candidate
+    fused_c = (c,) if cand.h and mode != "before" else ()
+    gates = tuple(g for g in fam.gates if specs[g].coupled is None)
+    gates += tuple(g for g in fam.gates if specs[g].coupled is not None)
+    return Plan(
+        family=fam,
+        gates=gates,
+        candidate=c,
+        x_terms=(*(g for g in fam.gates if specs[g].x), c),
+        h_terms=(*(g for g in fam.gates if specs[g].h), *fused_c),
+        diag=(*(g for g in fam.gates if specs[g].d), *((c,) if cand.d else ())),
+        peep=tuple(g for g in fam.gates if specs[g].c),
+        loop_bias=tuple(g for g, s in specs.items() if s.b and not s.x and not s.constant),
+        learned_constant=tuple(g for g, s in specs.items() if s.constant),
+        fixed=tuple((g, s.value) for g, s in specs.items() if s.value is not None),
+        coupled=tuple((g, s.coupled) for g, s in specs.items() if s.coupled is not None),
+        norm=v.norm,
+        candidate_mode=mode,
+        candidate_gate=gate,
+        act=v.act,
+        out=v.out,
+        batch_norm=v.bn,
+        linear=not cand.reads_state and not any(s.reads_state for s in specs.values()),
+    )
+
+
+def get(name_or_spec: str | Variant) -> Variant:
+    """A variant by registered name (``VARIANTS``), or from ``family:spec`` / ``family:p=spec,...``.
+
+    An unknown name is a ValueError that lists the registered variants and the families.
+    """
+    if isinstance(name_or_spec, Variant):
+        return name_or_spec
+    if not isinstance(name_or_spec, str):
+        raise TypeError(f"A variant is a name or a Variant, got {name_or_spec!r}.")
+    if name_or_spec in VARIANTS:
+        return VARIANTS[name_or_spec]
+    if ":" in name_or_spec:
+        return _parse(name_or_spec)
+    raise ValueError(
+        f"Unknown variant {name_or_spec!r}. Registered variants: {', '.join(VARIANTS)}. "
+        f"Or define one as 'family:spec' or 'family:part=spec,...' "
+        f"(e.g. 'gru:z=hb,r=xhb'), with a family from {sorted(FAMILIES)}."
+    )
+
+
+@functools.cache
+def _parse(text: str) -> Variant:
+    family, _, body = text.partition(":")
+    items = [item.strip() for item in body.split(",")] if body.strip() else []
+    spec, given = None, {}
+    for k, item in enumerate(items):
+        key, sep, value = item.partition("=")
+        if not sep:
+            if k == 0:
+                spec = item
+                continue
+            raise ValueError(f"In variant {text!r}, {item!r} is not of the form gate=spec.")
+        key = key.strip()
+        if key in given:
+            raise ValueError(
+                f"In variant {text!r}, {key!r} is given twice ({given[key]!r} and "
+                f"{value.strip()!r}); name each part once."
+            )
+        given[key] = value.strip()
+    knobs = {k: given.pop(k) for k in _KNOBS if k in given}
+    if "bn" in knobs:
+        if knobs["bn"] not in ("on", "off"):
+            raise ValueError(f"In variant {text!r}, bn={knobs['bn']!r}; use bn=on or bn=off.")
+        knobs["bn"] = knobs["bn"] == "on"
+    return variant(family.strip(), spec, **knobs, **given)
+
+
+# The named variants. Names are the papers' own; [P] the paper or its authors' code, [S] a
+# third-party reading, [U] unverified (the form is inferred); see ../shared/VARIANTS.md.
+VARIANTS: dict[str, Variant] = {
+    # Chung et al. 2014 (GRU, tanh; their LSTM has peepholes: lstm_peephole) [P]; Dey & Salem
+    # 2017, GRU1-3: gates h+b, h, b [P abstract, S code].
+    "gru": variant("gru", "xhb"),
+    "gru1": variant("gru", "hb"),
+    "gru2": variant("gru", "h"),
+    "gru3": variant("gru", "b"),
+    "gru_reset_after": variant("gru_reset_after", "xhb"),
+    "tanh": variant("tanh"),
+    "lstm": variant("lstm", "xhb"),
+    "lstm_peephole": variant("lstm", "xhcb"),
+    # Zhou et al. 2016, MGU [S]; Heck & Salem 2017, MGU1-3 by analogy with GRU1-3 [U: inferred].
+    "mgu": variant("mgu", "xhb"),
+    "mgu1": variant("mgu", "hb"),
+    "mgu2": variant("mgu", "h"),
+    "mgu3": variant("mgu", "b"),
+    # Akandeh & Salem 2017, slim LSTMs [P: authors' Keras code, slim22.py]. LSTM1-3 (gates
+    # h+b, h, b) are their code's; Lu & Salem 2017 use the names LSTM1-3 for other models.
+    "lstm1": variant("lstm", "hb"),
+    "lstm2": variant("lstm", "h"),
+    "lstm3": variant("lstm", "b"),
+    "lstm4": variant("lstm", "d"),
+    "lstm5": variant("lstm", "db"),
+    "lstm4a": variant("lstm", i="d", f="0.96", o="1"),
+    "lstm5a": variant("lstm", i="db", f="0.96", o="1"),
+    "lstm6": variant("lstm", i="1", f="0.4", o="1"),
+    "lstm10": variant("lstm", "d", c="xdb"),
+    "lstm11": variant("lstm", "db", c="xdb"),
+    # Greff et al. 2017, the search-space odyssey [S: fomorians/lstm-odyssey, faithful to the
+    # paper]; their vanilla LSTM is lstm_peephole, and each variant changes one thing in it.
+    "lstm_nig": variant("lstm", "xhcb", i="1"),
+    "lstm_nfg": variant("lstm", "xhcb", f="1"),
+    "lstm_nog": variant("lstm", "xhcb", o="1"),
+    "lstm_niaf": variant("lstm", "xhcb", act="identity"),
+    "lstm_noaf": variant("lstm", "xhcb", out="identity"),
+    "lstm_np": variant("lstm", "xhb"),
+    "lstm_cifg": variant("lstm", "xhcb", f="1-i"),
+    "lstm_fgr": variant("fgr"),
+    # Jozefowicz et al. 2015, MUT1-3 [S, three agreeing sources].
+    "mut1": variant("mut1"),
+    "mut2": variant("mut2"),
+    "mut3": variant("mut3"),
+    # Li et al. 2018, IndRNN: h = relu(W x + u ⊙ h + b) [S].
+    "indrnn": variant("tanh", h="xdb", act="relu"),
+    # Ravanelli et al. 2018, Li-GRU [P: authors' pytorch-kaldi]; 'ligru:bn=on' for batch norm.
+    "ligru": variant("ligru"),
+    # Feng et al. 2024, minGRU and minLSTM [P: official code]; linear in h (parallel in time).
+    "mingru": variant("gru", z="xb", r="1", h="xb", act="identity"),
+    "minlstm": variant(
+        "lstm", i="xb", f="xb", o="1", c="xb", act="identity", out="identity", norm="if"
+    ),
+}
