@@ -11,7 +11,7 @@ import ml_collections
 import numpy as np
 from ml_collections import config_dict
 
-from gruvar import cells, options
+from gruvar import cells, options, recurrence
 
 OPTIMIZERS = ("rmsprop", "adam", "sgd")
 SCHEDULES = ("constant", "cosine", "linear")
@@ -35,6 +35,9 @@ def default_config() -> ml_collections.ConfigDict:
     c.model.init = "flax"  # or "keras", "uniform", "pylearn2": gruvar.options.INITIALIZERS
     c.model.gate = "sigmoid"  # or "hard_sigmoid" (Keras <= 2.2)
     c.model.forget_bias = 1.0  # an LSTM's b_f at initialisation
+    # a variant linear in its state (mingru, minlstm): "auto" (parallel in time on GPU/TPU,
+    # sequential on CPU), "sequential" or "parallel" (gruvar.recurrence.MODES)
+    c.model.scan = "auto"
 
     c.data = ml_collections.ConfigDict()
     c.data.name = "parity"
@@ -95,9 +98,13 @@ def parse_arg(
 def validate(config: ml_collections.ConfigDict) -> None:
     """Raises ValueError naming the first bad field."""
     try:
-        cells.get(config.model.variant)
+        plan = cells.get(config.model.variant).plan
     except ValueError as err:
         raise ValueError(f"config.model.variant: {err}") from None
+    try:
+        recurrence.resolve_mode(plan, config.model.scan)
+    except ValueError as err:
+        raise ValueError(f"config.model.scan: {err}") from None
     for field in (
         "model.features",
         "model.num_layers",

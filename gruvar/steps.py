@@ -41,6 +41,7 @@ def build_model(config: ml_collections.ConfigDict, dataset) -> nn.Module:
         num_layers=m.num_layers,
         bidirectional=m.bidirectional,
         unroll=m.unroll,
+        scan=m.scan,
         cell_kwargs={**cell_inits, "gate_fn": options.GATES[m.gate], "forget_bias": m.forget_bias},
     )
     if dataset.kind == "classify":
