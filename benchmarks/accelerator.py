@@ -41,7 +41,7 @@ import numpy as np
 import recurrence
 import report
 import sweep
-from absl import app, flags
+from absl import app, flags, logging
 from harness import time_round_robin
 from report import Part
 
@@ -300,7 +300,7 @@ def epoch_part(plan: Plan, part: Part, data_dir: str | None) -> None:
             )
         except subprocess.TimeoutExpired:
             part.skipped.append("the rest of the epoch")
-            _epoch_progress(part, workdir / "metrics.jsonl", time.perf_counter() - start)
+            stopped_epoch(part, workdir / "metrics.jsonl", time.perf_counter() - start)
             return
         wall = time.perf_counter() - start
         if result.returncode:
@@ -324,17 +324,18 @@ def epoch_part(plan: Plan, part: Part, data_dir: str | None) -> None:
     ]
 
 
-def _epoch_progress(part: Part, metrics: Path, wall: float) -> None:
-    """The figures of an epoch stopped at its budget: the last logged step and a projection."""
-    lines = (
-        [json.loads(line) for line in metrics.read_text().splitlines()] if metrics.exists() else []
-    )
-    train = [m for m in lines if m["split"] == "train"]
+def stopped_epoch(part: Part, metrics: Path, wall: float) -> None:
+    """The figures of an epoch stopped at its budget after ``wall`` seconds: its last logged
+    training step (``metrics``: the run's metrics.jsonl) and the loop time it projects."""
+    text = metrics.read_text() if metrics.exists() else ""
+    # Whole lines only: the run was killed, perhaps in the middle of writing one.
+    records = [json.loads(line) for line in text.split("\n")[:-1]]
+    train = [r for r in records if r["split"] == "train"]
     if not train:
         part.lines.append(f"- stopped at the budget ({wall:.0f} s) before the first logged step")
         return
     last = train[-1]
-    per_epoch = last["step"] / last["epoch"]
+    per_epoch = round(last["step"] / last["epoch"])
     projected = last["wall_time"] / last["step"] * per_epoch
     part.figures = {
         "stopped_at_step": last["step"],
@@ -343,7 +344,7 @@ def _epoch_progress(part: Part, metrics: Path, wall: float) -> None:
         "projected_loop_seconds": projected,
     }
     part.lines.append(
-        f"- stopped at the budget ({wall:.0f} s) at step {last['step']} of {per_epoch:.0f}; "
+        f"- stopped at the budget ({wall:.0f} s) at step {last['step']} of {per_epoch}; "
         f"the loop would take ~{projected:.0f} s per epoch (without evaluation)"
     )
 
@@ -367,6 +368,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     FLAGS = flags.FLAGS
+    logging.set_verbosity(logging.WARNING)  # keep orbax's INFO chatter out of the log
     unknown = set(FLAGS.parts) - set(PARTS)
     if unknown:
         raise app.UsageError(f"Unknown part(s) {sorted(unknown)}; choose from {list(PARTS)}.")

@@ -7,8 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
+import accelerator  # noqa: E402
 import report  # noqa: E402
 
 PARTS = ["environment", "numerics", "recurrence", "sweep", "mnist_epoch"]
@@ -81,3 +84,27 @@ def test_the_goals_are_read_off_the_pixel_shape_and_k_16():
     assert found[report.SWEEP_GOAL] == {"value": 9.0, "met": False}
     unmeasured = report.goals({})
     assert all(g == {"value": None, "met": None} for g in unmeasured.values())
+
+
+def test_an_epoch_stopped_at_its_budget_projects_from_its_last_logged_step(tmp_path):
+    logged = [
+        {"split": "train", "step": 200, "epoch": 200 / 1718, "wall_time": 30.0},
+        {"split": "validation", "step": 300, "epoch": 300 / 1718, "wall_time": 40.0},
+        {"split": "train", "step": 400, "epoch": 400 / 1718, "wall_time": 50.0},
+    ]
+    metrics = tmp_path / "metrics.jsonl"
+    killed_mid_line = '{"split": "train", "st'
+    metrics.write_text("".join(json.dumps(r) + "\n" for r in logged) + killed_mid_line)
+    part = report.Part("mnist_epoch", 1)
+    accelerator.stopped_epoch(part, metrics, wall=61.0)
+    assert part.figures == {
+        "stopped_at_step": 400,
+        "steps_per_epoch": 1718,
+        "loop_seconds_at_stop": 50.0,
+        "projected_loop_seconds": pytest.approx(50.0 / 400 * 1718),
+    }
+    assert "step 400 of 1718" in part.lines[-1]
+
+    nothing_yet = report.Part("mnist_epoch", 1)
+    accelerator.stopped_epoch(nothing_yet, tmp_path / "absent.jsonl", wall=61.0)
+    assert nothing_yet.figures == {} and "before the first logged step" in nothing_yet.lines[-1]
