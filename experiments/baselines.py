@@ -1,9 +1,10 @@
 """Model-free baselines on the music sets (gruvar.baselines): NLL per frame on every split.
 
-    python experiments/baselines.py --data_dir=../shared/data --out=results/baselines/music.csv
+    python experiments/baselines.py --out=results/baselines/music.csv
 
-Takes seconds. The NLL is Chung et al.'s (steps), so the numbers sit beside the recurrent
-models': how much of a model's score note persistence alone gives, and how hard each split is.
+Reads the packaged music sets, or a data directory's copies (--data_dir). Takes seconds. The
+NLL is Chung et al.'s (steps), so the numbers sit beside the recurrent models': how much of a
+model's score note persistence alone gives, and how hard each split is.
 """
 
 import os
@@ -11,11 +12,13 @@ import os
 import pandas as pd
 from absl import app, flags
 
-from gruvar import baselines, data
+from gruvar import baselines, cli, data
 from gruvar.data import music
 
 _DATASETS = flags.DEFINE_list("datasets", list(music.SETS), "Music sets to score.")
-_DATA_DIR = flags.DEFINE_string("data_dir", None, f"Data directory (default ${data.ENV_VAR}).")
+_DATA_DIR = flags.DEFINE_string(
+    "data_dir", None, f"Data directory (default ${data.ENV_VAR}, else the packaged sets)."
+)
 _OUT = flags.DEFINE_string("out", None, "Also write the table here as CSV.")
 
 
@@ -33,4 +36,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -6,19 +6,27 @@ and plots. Re-running the same command skips finished runs and resumes interrupt
 
 --config names a task config, ``<file>:<task>[,modifiers]``; its ``get_config`` is called as
 ``get_config("<variant>,<task>[,modifiers]")`` for each variant, and ``--config.<field>=value``
-overrides apply to every variant. Writes <workdir>/results.md, results.csv, curves.png and
-test_vs_params.png, and prints the table and their paths.
+overrides apply to every variant (``--config.model.variant`` is refused with --variants: the
+variants are named there). A custom spec keeps its commas: ``--variants='gru:z=b,r=b',lstm``.
+Writes <workdir>/results.md, results.csv, curves.png and test_vs_params.png, and prints the
+table and their paths. A mistake in the command (a bad variant, flag value or config field,
+missing data) is one line on stderr and exit status 1, before anything trains; so is a
+comparison with a diverged run, after its report.
 """
 
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from gruvar import compare, hugepages
+from gruvar import cli, compare, hugepages
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Task config file:argument (e.g. configs/chung.py:jsb).", lock_config=True
 )
-_VARIANTS = flags.DEFINE_list("variants", None, "Variants to compare (default: the config's).")
+_VARIANTS = flags.DEFINE_list(
+    "variants",
+    None,
+    "Variants (names or specs, e.g. gru:z=b,r=b) to compare (default: the config's).",
+)
 _SEEDS = flags.DEFINE_list("seeds", ["3"], "A count N (seeds 0..N-1) or a list of seeds.")
 _LRS = flags.DEFINE_list("learning_rates", None, "Learning rates to try (default: the config's).")
 _LR_DRAWS = flags.DEFINE_integer(
@@ -55,15 +63,17 @@ def main(argv):
         path, _, arg = flags.FLAGS["config"].config_filename.partition(":")
         base = _CONFIG.value
         overrides = config_flags.get_override_values(flags.FLAGS["config"])
-        variants = _VARIANTS.value or [base.model.variant]
+        variants = compare.variant_list(_VARIANTS.value or [base.model.variant])
         configs = {v: compare.variant_config(path, arg, v, overrides) for v in variants}
         if _RATES_FROM.value:
             rates = compare.rates_chosen_in(_RATES_FROM.value, variants)
         elif _LR_DRAWS.value:
-            low, high = (float(x) for x in _LR_LOG_RANGE.value)
+            low, high = compare.floats_from("lr_log_range", _LR_LOG_RANGE.value)
             rates = compare.drawn_learning_rates(_LR_DRAWS.value, low, high, _LR_SEED.value)
         else:
-            rates = tuple(float(x) for x in _LRS.value or [base.optimizer.learning_rate])
+            rates = compare.floats_from(
+                "learning_rates", _LRS.value or [base.optimizer.learning_rate]
+            )
         slurm = {"timeout_min": _TIMEOUT_MIN.value} if _LAUNCHER.value != "local" else {}
         if _LAUNCHER.value == "slurm":
             slurm |= {"gpus_per_node": _GPUS.value}
@@ -85,8 +95,14 @@ def main(argv):
         print(f.read())
     for name, path in paths.items():
         print(f"{name}: {path}")
+    diverged = compare.diverged(workdir)
+    if diverged:
+        raise FloatingPointError(
+            f"{len(diverged)} run(s) diverged (each run's summary.json says at which step and "
+            f"what to try): {' '.join(diverged)}"
+        )
 
 
 if __name__ == "__main__":
     hugepages.use_huge_pages()
-    app.run(main)
+    cli.run(main)

@@ -13,7 +13,7 @@ import os
 import pandas as pd
 from absl import app, flags, logging
 
-from gruvar import best, hugepages
+from gruvar import best, cli, hugepages
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A run or comparison directory (trained).")
 _SPLITS = flags.DEFINE_list("splits", ["train", "test"], "Splits to evaluate on.")
@@ -38,4 +38,4 @@ def main(argv):
 
 if __name__ == "__main__":
     hugepages.use_huge_pages()
-    app.run(main)
+    cli.run(main)

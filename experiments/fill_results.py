@@ -10,6 +10,7 @@ import os
 
 from absl import app, flags
 
+from gruvar import cli
 from gruvar.results_md import render
 
 _RESULTS = flags.DEFINE_string("results_dir", "results", "Where the grids' evidence lies.")
@@ -37,4 +38,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

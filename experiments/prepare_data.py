@@ -8,6 +8,7 @@ import os
 
 from absl import app, flags
 
+from gruvar import cli
 from gruvar.data import ENV_VAR, prepare
 
 _DATA_DIR = flags.DEFINE_string("data_dir", os.environ.get(ENV_VAR), f"Data dir (${ENV_VAR}).")
@@ -30,4 +31,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

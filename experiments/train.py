@@ -6,13 +6,15 @@
 Writes config.json, metrics.jsonl, summary.json and checkpoints/ under --workdir. With
 ``--config.sweep.seeds=0,1,2`` and/or ``--config.sweep.learning_rates=1e-3,1e-4`` it trains
 every (seed, learning rate) at once in one vmapped program (gruvar.sweep), one run directory
-each under --workdir, e.g. --workdir/seed0_lr0.001.
+each under --workdir, e.g. --workdir/seed0_lr0.001. A mistake in the command (a bad config
+value or variant, missing data) and a diverged run (alone, or any of a sweep's) are one line
+on stderr and exit status 1.
 """
 
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from gruvar import hugepages, sweep, train
+from gruvar import cli, hugepages, sweep, train
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Config file[:argument].", lock_config=True
@@ -34,8 +36,13 @@ def main(argv):
     summaries = sweep.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
     for (_, workdir), summary in zip(runs, summaries, strict=True):
         print(f"{workdir}: {sweep.describe(summary)}")
+    diverged = [d for (_, d), s in zip(runs, summaries, strict=True) if s["status"] == "diverged"]
+    if diverged:  # as a single run that diverges: exit status 1
+        raise FloatingPointError(
+            f"{len(diverged)} of {len(runs)} runs diverged (see above): {' '.join(diverged)}"
+        )
 
 
 if __name__ == "__main__":
     hugepages.use_huge_pages()
-    app.run(main)
+    cli.run(main)

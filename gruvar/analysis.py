@@ -14,7 +14,6 @@ The metric is accuracy (higher is better) for classification runs and NLL per ti
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from typing import Any
@@ -22,7 +21,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gruvar import runlog
+
 RUN_COLUMNS = ("run", "status", "param_count")
+REWRITE = (  # what to do about a damaged run file
+    "delete it and re-run the command that trained the run: it resumes from its last "
+    "checkpoint and writes the file again."
+)
 METRICS = {"accuracy": True, "nll": False}  # metric: higher is better
 
 
@@ -32,21 +37,17 @@ def load_runs(root: str) -> pd.DataFrame:
     ``status`` ("complete", "stopped_early", "diverged", or "unfinished" when it has no
     summary.json yet), ``param_count``, and its config flattened into dotted columns
     (``model.variant``, ``optimizer.learning_rate``, ``seed``, …). A run with nothing logged
-    yet has one row with no metrics."""
+    yet has one row with no metrics. A record logged twice (same split and step) counts once,
+    the later one (``runlog.read_metrics``); a damaged file is a ValueError naming it."""
     frames = []
     for directory, _, files in sorted(os.walk(root)):
         if "config.json" not in files:
             continue
-        with open(os.path.join(directory, "config.json")) as f:
-            config = _flatten(json.load(f))
+        config = _flatten(runlog.read_json(os.path.join(directory, "config.json"), REWRITE))
         summary = {}
         if "summary.json" in files:
-            with open(os.path.join(directory, "summary.json")) as f:
-                summary = json.load(f)
-        lines = []
-        if "metrics.jsonl" in files:
-            with open(os.path.join(directory, "metrics.jsonl")) as f:
-                lines = [json.loads(line) for line in f if line.endswith("\n")]
+            summary = runlog.read_json(os.path.join(directory, "summary.json"), REWRITE)
+        lines = runlog.read_metrics(os.path.join(directory, "metrics.jsonl"))
         frame = pd.DataFrame(lines or [{}])
         frame.insert(0, "run", os.path.relpath(directory, root))
         frame.insert(1, "status", summary.get("status", "unfinished"))
@@ -67,8 +68,8 @@ def expected_runs(root: str) -> list[str] | None:
     path = os.path.join(root, "grid.json")
     if not os.path.exists(path):
         return None
-    with open(path) as f:
-        return json.load(f)["runs"]
+    what = "it lists the runs a comparison expects: rerun the comparison's command."
+    return runlog.read_json(path, what)["runs"]
 
 
 def run_results(runs: pd.DataFrame) -> pd.DataFrame:
@@ -182,7 +183,7 @@ def summarize(runs: pd.DataFrame, expected: list[str] | None = None) -> pd.DataF
             top = run.split(os.sep)[0]
             missing.setdefault(label.get(top, top), []).append(run)
         for variant in missing.keys() - set(table["variant"]):
-            table.loc[len(table), ["variant", "n", "runs_done"]] = [variant, 0, 0]
+            table.loc[len(table), ["variant", "n", "runs_done", "not_done"]] = [variant, 0, 0, ""]
         table["missing"] = [" ".join(missing.get(v, [])) for v in table["variant"]]
     return table
 
@@ -218,9 +219,9 @@ def to_markdown(table: pd.DataFrame) -> str:
         )
     notes = []
     for row in table.to_dict("records"):
-        if row.get("not_done"):
-            notes.append(f"- {row['variant']}: not finished: {row['not_done']}")
-        if row.get("missing"):
+        if not is_missing(row.get("not_done")) and row["not_done"]:
+            notes.append(f"- {row['variant']}: not counted: {row['not_done']}")
+        if not is_missing(row.get("missing")) and row["missing"]:
             notes.append(f"- {row['variant']}: missing: {row['missing']}")
     return "\n".join(lines + (["", *notes] if notes else [])) + "\n"
 

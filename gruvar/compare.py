@@ -20,12 +20,15 @@ everywhere here.
 
 A task config file gives ``get_config("<variant>,<task>[,modifiers]")``, so a config can
 size each variant (e.g. hidden units matched to a parameter budget).
+
+Every variant is parsed and every run's config validated before anything trains. The report
+files and grid.json / chosen_rates.json are written to a temporary file and renamed, so a kill
+never leaves one half-written or destroys the previous one.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import json
 import math
 import os
 import re
@@ -35,7 +38,9 @@ from typing import Any
 import ml_collections
 import numpy as np
 
-from gruvar import analysis, sweep
+import gruvar
+from gruvar import analysis, runlog, sweep
+from gruvar import config as config_lib
 
 LAUNCHERS = ("local", "slurm", "submitit_local", "submitit_debug")
 CHOSEN = "chosen_rates.json"  # the learning rates a --select_seeds comparison chose
@@ -51,11 +56,37 @@ def load_config_module(path: str):
     return module
 
 
+def variant_list(values: Sequence[str]) -> list[str]:
+    """``--variants`` as absl splits it (at every comma), with each ``gate=spec`` piece of a
+    custom spec joined back onto the variant before it: ``["gru:z=b", "r=b", "lstm"]`` ->
+    ``["gru:z=b,r=b", "lstm"]``. Each variant is parsed (an unknown name or a bad spec is a
+    ValueError naming it) and listed once."""
+    variants: list[str] = []
+    for value in values:
+        if variants and "=" in value and ":" not in value:
+            variants[-1] += f",{value}"
+        else:
+            variants.append(value)
+    for variant in variants:
+        try:
+            gruvar.make(variant, 1)
+        except ValueError as err:
+            raise ValueError(f"--variants: {err}") from None
+    directories = [directory_name(v) for v in variants]
+    twice = sorted(
+        {v for v, d in zip(variants, directories, strict=True) if directories.count(d) > 1}
+    )
+    if twice:
+        raise ValueError(f"--variants lists {twice} twice (one directory each); list each once.")
+    return variants
+
+
 def variant_config(
     config_file: str, arg: str, variant: str, overrides: Mapping[str, Any]
 ) -> ml_collections.ConfigDict:
     """``get_config("<variant>,<arg>")`` of ``config_file`` with ``overrides`` (dotted field:
-    value, as the command line gives them) applied."""
+    value, as the command line gives them) applied. An override of ``model.variant`` that would
+    train another variant than ``variant`` is a ValueError."""
     config = load_config_module(config_file).get_config(f"{variant},{arg}" if arg else variant)
     config.unlock()
     for field, value in overrides.items():
@@ -64,14 +95,36 @@ def variant_config(
         for parent in parents:
             node = node[parent]
         node[name] = value
+    if config.model.variant != variant:
+        raise ValueError(
+            f"The run directory {directory_name(variant)}/ would train "
+            f"{config.model.variant!r}, not {variant!r}: --config.model.variant replaces every "
+            f"--variants entry. Name the variants in --variants only."
+        )
     return config
 
 
 def seeds_from(values: Sequence[str]) -> tuple[int, ...]:
-    """``["3"]`` means seeds 0, 1, 2; several values are the seeds themselves."""
-    if len(values) == 1:
-        return tuple(range(int(values[0])))
-    return tuple(int(v) for v in values)
+    """``["3"]`` means seeds 0, 1, 2; several values are the seeds themselves (each >= 0)."""
+    try:
+        numbers = [int(v) for v in values]
+    except ValueError:
+        raise ValueError(f"--seeds must be integers, got {list(values)}.") from None
+    if len(numbers) == 1 and numbers[0] < 1:
+        raise ValueError(
+            f"--seeds={numbers[0]} gives no seed: a count N >= 1 (seeds 0..N-1) or a list."
+        )
+    if len(numbers) > 1 and min(numbers) < 0:
+        raise ValueError(f"--seeds lists a negative seed: {numbers}; seeds are >= 0.")
+    return tuple(range(numbers[0])) if len(numbers) == 1 else tuple(numbers)
+
+
+def floats_from(flag: str, values: Sequence[str]) -> tuple[float, ...]:
+    """A list flag's values as numbers; a value that is not one is a ValueError naming ``flag``."""
+    try:
+        return tuple(float(v) for v in values)
+    except ValueError:
+        raise ValueError(f"--{flag} must be numbers, got {list(values)}.") from None
 
 
 def drawn_learning_rates(n: int, low: float, high: float, seed: int) -> tuple[float, ...]:
@@ -91,13 +144,26 @@ def plan(
 ) -> list[tuple[list[ml_collections.ConfigDict], list[str]]]:
     """The jobs of a grid: for each variant, its (seed, learning rate) runs in stacks of at
     most ``max_stack`` (0: all of them in one stack); ``learning_rates`` may map each variant
-    to its own. Writes ``grid.json`` (these runs and ``also_expected``)."""
+    to its own. Every variant's config is validated (``gruvar.config.validate``, with its
+    seeds and rates) before any job exists. Writes ``grid.json`` (these runs and
+    ``also_expected``)."""
+    if not isinstance(max_stack, int) or max_stack < 0:
+        raise ValueError(f"--max_stack must be >= 0 (0: no cap), got {max_stack!r}.")
+    if not seeds:
+        raise ValueError("The grid has no seed; give --seeds a count >= 1 or a list.")
     jobs, expected = [], list(also_expected)
+    grids = {}
     for variant, config in configs.items():
         rates = learning_rates[variant] if isinstance(learning_rates, Mapping) else learning_rates
         config = ml_collections.ConfigDict(config.to_dict())
         config.sweep.seeds = tuple(seeds)
         config.sweep.learning_rates = tuple(rates)
+        try:
+            config_lib.validate(config)
+        except ValueError as err:
+            raise ValueError(f"{variant}: {err}") from None
+        grids[variant] = config
+    for variant, config in grids.items():
         runs = sweep.grid(config, os.path.join(workdir, directory_name(variant)))
         expected += [os.path.relpath(d, workdir) for _, d in runs]
         size = max_stack or len(runs)
@@ -105,8 +171,7 @@ def plan(
             chunk = runs[i : i + size]
             jobs.append(([c for c, _ in chunk], [d for _, d in chunk]))
     os.makedirs(workdir, exist_ok=True)
-    with open(os.path.join(workdir, "grid.json"), "w") as f:
-        json.dump({"runs": expected}, f, indent=2)
+    runlog.write_json(os.path.join(workdir, "grid.json"), {"runs": expected})
     return jobs
 
 
@@ -132,8 +197,8 @@ def run(
     first = plan(configs, seeds[:select_seeds], learning_rates, workdir, max_stack)
     launch(first, launcher, folder, **slurm)
     rates = chosen_rates(workdir, list(configs))
-    with open(os.path.join(workdir, CHOSEN), "w") as f:
-        json.dump({"seeds": list(seeds[:select_seeds]), "learning_rates": rates}, f, indent=2)
+    chosen = {"seeds": list(seeds[:select_seeds]), "learning_rates": rates}
+    runlog.write_json(os.path.join(workdir, CHOSEN), chosen)
     chosen = ", ".join(f"{v} {r:g}" for v, r in rates.items())
     print(f"learning rates chosen on validation with seeds {seeds[:select_seeds]}: {chosen}")
     done = [os.path.relpath(d, workdir) for _, dirs in first for d in dirs]
@@ -150,8 +215,8 @@ def rates_chosen_in(workdir: str, variants: Sequence[str]) -> dict[str, tuple[fl
         raise FileNotFoundError(
             f"{path} does not exist: run that comparison with --select_seeds first."
         )
-    with open(path) as f:
-        chosen = json.load(f)["learning_rates"]
+    chosen = runlog.read_json(path, f"rerun the comparison in {workdir} to choose again.")
+    chosen = chosen["learning_rates"]
     missing = sorted(set(variants) - set(chosen))
     if missing:
         raise ValueError(f"{path} chose no learning rate for {missing}; it has {sorted(chosen)}.")
@@ -232,12 +297,31 @@ def report(workdir: str) -> dict[str, str]:
             table, os.path.join(workdir, "test_vs_params.png")
         ),
     }
-    table.to_csv(paths["results.csv"], index=False)
-    with open(paths["results.md"], "w") as f:
-        f.write(analysis.to_markdown(table))
-    with open(paths["results_by_lr.md"], "w") as f:
-        f.write(analysis.by_learning_rate_markdown(analysis.by_learning_rate(runs)))
+    _write_text(paths["results.csv"], table.to_csv(index=False))
+    _write_text(paths["results.md"], analysis.to_markdown(table))
+    by_lr = analysis.by_learning_rate_markdown(analysis.by_learning_rate(runs))
+    _write_text(paths["results_by_lr.md"], by_lr)
     return paths
+
+
+def diverged(workdir: str) -> list[str]:
+    """The runs under ``workdir`` whose summary.json says they diverged (paths relative to it)."""
+    found = []
+    for directory, _, files in sorted(os.walk(workdir)):
+        if "summary.json" in files:
+            summary = runlog.read_json(os.path.join(directory, "summary.json"), analysis.REWRITE)
+            if summary.get("status") == "diverged":
+                found.append(os.path.relpath(directory, workdir))
+    return found
+
+
+def _write_text(path: str, text: str) -> None:
+    """Writes ``text`` to a temporary file and renames it over ``path`` (as
+    ``runlog.write_json`` does JSON): a kill leaves the old file or the new one."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
 
 
 def _done(workdirs: list[str]) -> bool:

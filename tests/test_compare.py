@@ -227,3 +227,136 @@ def test_the_per_learning_rate_table_keeps_every_rate(tmp_path):
     markdown = analysis.by_learning_rate_markdown(table)
     assert "| gru3 | 0.001 | 2 | 90% | 35% | 36 ± 7.1% |" in markdown
     assert "| gru3 | 0.0001 | 1 | 90% | 60% | 59% |" in markdown
+
+
+def test_a_custom_spec_keeps_its_commas_and_every_variant_is_parsed_first():
+    assert compare.variant_list(["gru:z=b", "r=b", "lstm"]) == ["gru:z=b,r=b", "lstm"]
+    assert compare.variant_list(["lstm:i=b,f=hb", "tanh"]) == ["lstm:i=b,f=hb", "tanh"]
+    with pytest.raises(ValueError, match=r"--variants: Unknown variant 'bogus'"):
+        compare.variant_list(["gru", "bogus"])
+    with pytest.raises(ValueError, match=r"--variants:.*'q'"):
+        compare.variant_list(["gru:z=b", "r=q"])
+    with pytest.raises(ValueError, match=r"lists \['gru'\] twice"):
+        compare.variant_list(["gru", "tanh", "gru"])
+
+
+def test_a_custom_spec_with_commas_trains_as_one_variant(tmp_path):
+    compare_cli(tmp_path, "--variants=gru:z=b,r=b", "--seeds=1", "--learning_rates=1e-2")
+    (run,) = [p.parent for p in tmp_path.rglob("config.json")]
+    assert run.relative_to(tmp_path).parts == ("gru_z=b_r=b", "seed0_lr0.01")
+    assert json.loads((run / "config.json").read_text())["model"]["variant"] == "gru:z=b,r=b"
+    assert list(pd.read_csv(tmp_path / "results.csv")["variant"]) == ["gru:z=b,r=b"]
+
+
+def test_overriding_the_variant_of_every_entry_is_refused():
+    config_file = str(ROOT / "configs" / "synthetic.py")
+    with pytest.raises(ValueError, match=r"would train 'tanh', not 'gru'.*--variants only"):
+        compare.variant_config(config_file, "parity,smoke", "gru", {"model.variant": "tanh"})
+    same = compare.variant_config(config_file, "parity,smoke", "tanh", {"model.variant": "tanh"})
+    assert same.model.variant == "tanh"  # no --variants: the override names the one variant
+
+
+@pytest.mark.parametrize("seeds", [["0"], ["-2"], ["-1", "3"], ["two"]])
+def test_seeds_that_give_no_run_or_a_negative_seed_are_refused(seeds):
+    with pytest.raises(ValueError, match="--seeds"):
+        compare.seeds_from(seeds)
+
+
+def test_a_negative_max_stack_is_refused_before_any_job(tmp_path):
+    configs = {"gru": smoke()}
+    with pytest.raises(ValueError, match=r"--max_stack must be >= 0"):
+        compare.plan(configs, (0,), (1e-2,), str(tmp_path), max_stack=-1)
+    assert len(compare.plan(configs, (0, 1), (1e-2,), str(tmp_path), max_stack=1)) == 2
+
+
+def test_a_bad_config_of_any_variant_is_refused_before_any_job(tmp_path):
+    configs = {"gru": smoke(), "tanh": smoke(**{"model.features": 0})}
+    with pytest.raises(ValueError, match=r"tanh: config.model.features must be positive"):
+        compare.plan(configs, (0,), (1e-2,), str(tmp_path))
+    assert not (tmp_path / "grid.json").exists()
+
+
+def test_report_files_are_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
+    write_run(tmp_path, "gru/seed0_lr0.1", "gru", 0, 0.1, [(1, 0.70, 0.70)])
+    paths = compare.report(str(tmp_path))
+    before = {name: open(paths[name]).read() for name in ("results.md", "results.csv")}
+    before["results_by_lr.md"] = open(paths["results_by_lr.md"]).read()
+
+    def killed(*args, **kwargs):  # a kill while the report is being written
+        for arg in args:
+            if isinstance(arg, str) and os.path.isabs(arg):
+                open(arg, "w").write("half")
+        raise KeyboardInterrupt
+
+    for name, target in [
+        ("results.md", (analysis, "to_markdown")),
+        ("results_by_lr.md", (analysis, "by_learning_rate_markdown")),
+        ("results.csv", (pd.DataFrame, "to_csv")),
+    ]:
+        with monkeypatch.context() as m:
+            m.setattr(*target, lambda self, *args, **kwargs: killed(*args, **kwargs))
+            with pytest.raises(KeyboardInterrupt):
+                compare.report(str(tmp_path))
+        assert open(paths[name]).read() == before[name], f"{name} was damaged"
+
+
+def test_grid_json_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
+    compare.plan({"gru": smoke()}, (0,), (1e-2,), str(tmp_path))
+    grid = (tmp_path / "grid.json").read_text()
+
+    def killed(obj, f, **kwargs):
+        f.write("{")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(json, "dump", killed)
+    with pytest.raises(KeyboardInterrupt):
+        compare.plan({"gru": smoke()}, (0, 1), (1e-2,), str(tmp_path))
+    assert (tmp_path / "grid.json").read_text() == grid
+
+
+def test_the_report_says_what_is_not_counted_and_never_nan(tmp_path):
+    write_run(tmp_path, "gru/seed0_lr0.1", "gru", 0, 0.1, [(1, 0.70, 0.70)])
+    write_run(tmp_path, "gru/seed1_lr0.1", "gru", 1, 0.1, [(1, 0.70, 0.70)], status="diverged")
+    (tmp_path / "grid.json").write_text(
+        json.dumps({"runs": ["gru/seed0_lr0.1", "gru/seed1_lr0.1", "lstm/seed0_lr0.1"]})
+    )
+    markdown = open(compare.report(str(tmp_path))["results.md"]).read()
+    assert "nan" not in markdown
+    assert "- gru: not counted: gru/seed1_lr0.1 (diverged)" in markdown
+    assert "- lstm: missing: lstm/seed0_lr0.1" in markdown
+    assert "- lstm: not" not in markdown
+    assert compare.diverged(str(tmp_path)) == ["gru/seed1_lr0.1"]
+
+
+def test_report_only_with_a_diverged_run_prints_the_report_and_exits_1(tmp_path):
+    write_run(tmp_path, "gru/seed0_lr0.1", "gru", 0, 0.1, [(1, 0.70, 0.70)])
+    write_run(tmp_path, "gru/seed1_lr0.1", "gru", 1, 0.1, [(1, 0.70, 0.70)], status="diverged")
+    result = subprocess.run(
+        [sys.executable, "experiments/compare.py", *GRID, f"--workdir={tmp_path}", "--report_only"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1 and "| gru |" in result.stdout
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: 1 run(s) diverged (each run's summary.json says at which step and what to "
+        "try): gru/seed1_lr0.1"
+    )
+
+
+@pytest.mark.parametrize("name", ["summary.json", "config.json"])
+def test_a_damaged_run_file_is_an_error_naming_it(tmp_path, name):
+    write_run(tmp_path, "gru/seed0_lr0.1", "gru", 0, 0.1, [(1, 0.70, 0.70)])
+    path = tmp_path / "gru" / "seed0_lr0.1" / name
+    path.write_text("")
+    with pytest.raises(ValueError, match=f"{path} is empty.*re-run the command"):
+        analysis.load_runs(str(tmp_path))
+
+
+def test_records_logged_twice_count_once(tmp_path):
+    write_run(tmp_path, "gru/seed0_lr0.1", "gru", 0, 0.1, [(1, 0.70, 0.70), (2, 0.8, 0.6)])
+    metrics = tmp_path / "gru" / "seed0_lr0.1" / "metrics.jsonl"
+    metrics.write_text(metrics.read_text() * 2)  # two processes wrote the run
+    table = analysis.summarize(analysis.load_runs(str(tmp_path)))
+    assert table.loc[0, "test_mean"] == pytest.approx(0.6)
