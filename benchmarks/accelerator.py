@@ -292,7 +292,7 @@ def epoch_part(plan: Plan, part: Part, data_dir: str | None) -> None:
             "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
             "JAX_DEFAULT_MATMUL_PRECISION": jax.config.jax_default_matmul_precision,
         }
-        part.lines = [f"`{' '.join(command[1:4])} {' '.join(overrides[:1])}`", ""]
+        part.lines = [f"`{' '.join(command[1:3])} {' '.join(overrides)}`", ""]
         start = time.perf_counter()
         try:
             result = subprocess.run(
