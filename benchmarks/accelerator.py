@@ -24,7 +24,6 @@ figures) into ``--out``. ``--dry_run`` runs every part at toy sizes on generated
 
 import contextlib
 import dataclasses
-import functools
 import json
 import os
 import platform
@@ -32,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
+from functools import partial
 from pathlib import Path
 
 import jax
@@ -137,40 +136,44 @@ def numerics_part(plan: Plan, part: Part) -> None:
     from configs import synthetic
 
     shape, smoke = plan.numerics_shape, synthetic.get_config("gru,parity,smoke")
-    float32 = jax.config.jax_default_matmul_precision
-    # name: (check, precision); a check at JAX's default precision informs and cannot fail.
-    checks = {
-        f"scan = reference, {v}": (functools.partial(numerics.reference_error, v, shape), float32)
-        for v in plan.numerics_variants
-    }
-    checks["sweep K=2 = its runs alone"] = (
-        functools.partial(numerics.sweep_vs_solo, smoke),
-        float32,
-    )
-    for v in plan.numerics_variants:
-        checks[f"scan = flax.linen.RNN(cell), {v}"] = (
-            functools.partial(numerics.step_path_error, v, shape),
-            float32,
-        )
-    checks["scan = reference, gru, JAX default precision (informative)"] = (
-        functools.partial(numerics.reference_error, "gru", shape),
-        "default",
-    )
+    asked = jax.config.jax_default_matmul_precision
+    # (name, check, precision); the last, at JAX's default precision, informs and cannot fail.
+    checks = [
+        *(
+            (f"scan = reference, {v}", partial(numerics.reference_error, v, shape), asked)
+            for v in plan.numerics_variants
+        ),
+        ("sweep K=2 = its runs alone", partial(numerics.sweep_vs_solo, smoke), asked),
+        *(
+            (
+                f"scan = flax.linen.RNN(cell), {v}",
+                partial(numerics.step_path_error, v, shape),
+                asked,
+            )
+            for v in plan.numerics_variants
+        ),
+        (
+            "scan = reference, gru, JAX's default precision (informative)",
+            partial(numerics.reference_error, "gru", shape),
+            "default",
+        ),
+    ]
     part.lines = ["| check | max abs difference | within float32 tolerance |", "|---|---:|---|"]
     failed = []
-    for name, (check, precision) in checks.items():
+    for name, check, precision in checks:
         if part.over(name):
             continue
+        error = None
         try:
             with jax.default_matmul_precision(precision):
                 err, ok = check()
         except Exception as e:
             err, ok = float("nan"), False
-            print(f"{name}: {traceback.format_exception_only(e)[-1].strip()}", flush=True)
-        part.figures[name] = {"max_abs_difference": err, "ok": ok}
-        part.lines.append(f"| {name} | {err:.2e} | {'yes' if ok else 'NO'} |")
-        if not ok and precision == float32:
-            failed.append(name)
+            error = report.one_line(e)
+        part.figures[name] = {"max_abs_difference": err, "ok": ok, "error": error}
+        part.lines.append(f"| {name} | {err:.2e} | {'yes' if ok else 'NO'} {error or ''} |")
+        if not ok and name != checks[-1][0]:
+            failed.append(f"{name}{f' ({error})' if error else ''}")
     if failed:
         raise AssertionError(f"{len(failed)} numerics check(s) failed: {'; '.join(failed)}")
 
@@ -217,7 +220,7 @@ def recurrence_part(plan: Plan, part: Part) -> None:
         builders = recurrence.models(shape, 1, plan.gru_unrolls, plan.recurrence_variants)
         for model in ("gruvar gru", "torch.nn.GRU"):
             if model in builders:
-                builders[f"{model} (TF32)"] = functools.partial(_under_tf32, builders[model])
+                builders[f"{model} (TF32)"] = partial(_under_tf32, builders[model])
         steps = {}
         for model, build in builders.items():
             if not part.over(f"{name}: {model}"):
@@ -293,21 +296,29 @@ def epoch_part(plan: Plan, part: Part, data_dir: str | None) -> None:
             "JAX_DEFAULT_MATMUL_PRECISION": jax.config.jax_default_matmul_precision,
         }
         part.lines = [f"`{' '.join(command[1:3])} {' '.join(overrides)}`", ""]
+        log = Path(tmp) / "train.log"
         start = time.perf_counter()
         try:
-            result = subprocess.run(
-                command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=part.left()
-            )
+            with open(log, "w") as out:
+                code = subprocess.run(
+                    command,
+                    cwd=ROOT,
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    timeout=max(part.left(), 1.0),
+                ).returncode
         except subprocess.TimeoutExpired:
-            part.skipped.append("the rest of the epoch")
-            stopped_epoch(part, workdir / "metrics.jsonl", time.perf_counter() - start)
-            return
+            code = None
         wall = time.perf_counter() - start
-        if result.returncode:
-            raise RuntimeError(
-                f"experiments/train.py exited {result.returncode}: "
-                f"{(result.stderr or result.stdout).strip().splitlines()[-1]}"
-            )
+        said = log.read_text().strip().splitlines() or [""]
+        print(*said[-20:], sep="\n", flush=True)  # the run's own last words, for the log
+        if code is None:
+            part.skipped.append("the rest of the epoch")
+            stopped_epoch(part, workdir / "metrics.jsonl", wall)
+            return
+        if code:
+            raise RuntimeError(f"experiments/train.py exited {code}: {said[-1]}")
         summary = json.loads((workdir / "summary.json").read_text())
     part.figures = {
         "end_to_end_seconds": wall,
@@ -379,10 +390,10 @@ def main(argv):
         "numerics": numerics_part,
         "recurrence": recurrence_part,
         "sweep": sweep_part,
-        "mnist_epoch": functools.partial(epoch_part, data_dir=data_dir),
+        "mnist_epoch": partial(epoch_part, data_dir=data_dir),
     }
     plan = DRY if FLAGS.dry_run else FULL
-    chosen = {p: functools.partial(fns[p], plan) for p in PARTS if p in FLAGS.parts}
+    chosen = {p: partial(fns[p], plan) for p in PARTS if p in FLAGS.parts}
     report.write(Path(FLAGS.out), report.run_parts(chosen, plan.budgets), FLAGS.dry_run)
 
 

@@ -61,8 +61,7 @@ def run_parts(parts: dict[str, Callable[[Part], None]], budgets: dict[str, float
         except Exception as e:
             traceback.print_exc()
             part.status = "failed"
-            # One line, for the report's table: the exception's type and message.
-            part.error = " ".join("".join(traceback.format_exception_only(e)).split())
+            part.error = one_line(e)
         if part.status == "ok" and part.skipped:
             part.status = "over budget"
         part.seconds = time.perf_counter() - part.start
@@ -70,6 +69,11 @@ def run_parts(parts: dict[str, Callable[[Part], None]], budgets: dict[str, float
         print(f"== {name}: {part.status} in {part.seconds:.1f} s ({cpu:.1f} s of CPU)", flush=True)
         done[name] = part
     return done
+
+
+def one_line(e: BaseException) -> str:
+    """The exception's type and message on one line, for a cell of the report's tables."""
+    return " ".join("".join(traceback.format_exception_only(e)).split())
 
 
 def _cpu_seconds() -> float:
