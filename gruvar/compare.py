@@ -130,6 +130,11 @@ def floats_from(flag: str, values: Sequence[str]) -> tuple[float, ...]:
 def drawn_learning_rates(n: int, low: float, high: float, seed: int) -> tuple[float, ...]:
     """Chung et al.'s protocol: ``n`` learning rates exp(u), u ~ U(low, high), drawn once
     (from ``seed``) and shared by every variant, so variants are compared on the same draws."""
+    if n < 1 or not low < high:
+        raise ValueError(
+            f"--lr_draws must be >= 1 and --lr_log_range a range low < high; got {n} draws in "
+            f"[{low}, {high}]."
+        )
     u = np.random.default_rng(seed).uniform(low, high, n)
     return tuple(float(f"{math.exp(x):.3g}") for x in u)
 
@@ -189,6 +194,8 @@ def run(
     learning rates, first the first N seeds at every rate, then the other seeds at each
     variant's rate chosen on validation by ``chosen_rates`` (saved in ``chosen_rates.json``).
     ``learning_rates`` may also map each variant to its own rates."""
+    if select_seeds < 0:
+        raise ValueError(f"--select_seeds must be >= 0 (0: no selection), got {select_seeds}.")
     folder = os.path.join(workdir, "submitit")
     fixed = isinstance(learning_rates, Mapping) or len(learning_rates) == 1
     if fixed or not 0 < select_seeds < len(seeds):

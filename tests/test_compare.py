@@ -262,6 +262,16 @@ def test_seeds_that_give_no_run_or_a_negative_seed_are_refused(seeds):
         compare.seeds_from(seeds)
 
 
+def test_draws_and_seed_selection_that_make_no_sense_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="--lr_draws must be >= 1"):
+        compare.drawn_learning_rates(0, -12.0, -6.0, seed=0)
+    with pytest.raises(ValueError, match="low < high"):
+        compare.drawn_learning_rates(10, -6.0, -12.0, seed=0)
+    with pytest.raises(ValueError, match="--select_seeds must be >= 0"):
+        compare.run({"gru": smoke()}, (0, 1), (1e-2, 1e-3), str(tmp_path), select_seeds=-1)
+    assert not (tmp_path / "grid.json").exists()
+
+
 def test_a_negative_max_stack_is_refused_before_any_job(tmp_path):
     configs = {"gru": smoke()}
     with pytest.raises(ValueError, match=r"--max_stack must be >= 0"):
