@@ -26,6 +26,7 @@ class Part:
         self.figures: dict = {}
         self.lines: list[str] = []
         self.skipped: list[str] = []
+        self.failures: list[str] = []  # pieces that failed while the part went on
         self.status, self.error = "ok", None
 
     def left(self) -> float:
@@ -37,6 +38,11 @@ class Part:
             return False
         self.skipped.append(what)
         return True
+
+    def fail(self, what: str, why: str) -> None:
+        """Records that ``what`` failed (``why``: one line) and lets the part go on; the part
+        is then reported failed, with what it did measure."""
+        self.failures.append(f"{what}: {why}")
 
     def summary(self) -> dict:
         return {
@@ -50,8 +56,9 @@ class Part:
 
 
 def run_parts(parts: dict[str, Callable[[Part], None]], budgets: dict[str, float]) -> dict:
-    """Runs each ``name: fn(part)`` in turn, ``budgets[name]`` seconds each; one that raises
-    is marked failed with the exception's last line, and the next runs all the same."""
+    """Runs each ``name: fn(part)`` in turn, ``budgets[name]`` seconds each. One that raises,
+    or records a failure, is marked failed with the reasons (an exception's type and message),
+    and the next runs all the same."""
     done = {}
     for name, fn in parts.items():
         part, cpu = Part(name, budgets[name]), _cpu_seconds()
@@ -60,9 +67,10 @@ def run_parts(parts: dict[str, Callable[[Part], None]], budgets: dict[str, float
             fn(part)
         except Exception as e:
             traceback.print_exc()
-            part.status = "failed"
-            part.error = one_line(e)
-        if part.status == "ok" and part.skipped:
+            part.failures.append(one_line(e))
+        if part.failures:
+            part.status, part.error = "failed", "; ".join(part.failures)
+        elif part.skipped:
             part.status = "over budget"
         part.seconds = time.perf_counter() - part.start
         cpu = _cpu_seconds() - cpu

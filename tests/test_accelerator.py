@@ -52,17 +52,23 @@ def test_a_failing_part_is_reported_and_the_next_runs_all_the_same(tmp_path):
             if not part.over(f"K={k}"):
                 part.figures[k] = k
 
+    def one_piece_fails(part):
+        part.fail("torch.nn.GRU", "RuntimeError: no cuDNN")
+        part.figures["gruvar gru"] = 2.0
+
     def works(part):
         part.lines = ["fine"]
 
     parts = report.run_parts(
-        {"fails": fails, "slow": runs_out_of_time, "works": works},
-        {"fails": 10, "slow": 0, "works": 10},
+        {"fails": fails, "slow": runs_out_of_time, "partly": one_piece_fails, "works": works},
+        {"fails": 10, "slow": 0, "partly": 10, "works": 10},
     )
-    assert [p.status for p in parts.values()] == ["failed", "over budget", "ok"]
+    assert [p.status for p in parts.values()] == ["failed", "over budget", "failed", "ok"]
     assert parts["fails"].error == "ValueError: the accelerator said no"
     assert parts["fails"].figures == {"before": 1.0}  # what it had measured is kept
     assert parts["slow"].skipped == ["K=1", "K=4"] and not parts["slow"].figures
+    assert parts["partly"].error == "torch.nn.GRU: RuntimeError: no cuDNN"
+    assert parts["partly"].figures == {"gruvar gru": 2.0}  # it went on past the failure
 
     report.write(tmp_path, parts, dry_run=True)
     text = (tmp_path / "report.md").read_text()
@@ -72,7 +78,7 @@ def test_a_failing_part_is_reported_and_the_next_runs_all_the_same(tmp_path):
         n: p["status"]
         for n, p in json.loads((tmp_path / "report.json").read_text())["parts"].items()
     }
-    assert statuses == {"fails": "failed", "slow": "over budget", "works": "ok"}
+    assert statuses == {"fails": "failed", "slow": "over budget", "partly": "failed", "works": "ok"}
 
 
 def test_the_goals_are_read_off_the_pixel_shape_and_k_16():
