@@ -5,11 +5,12 @@ One command for a lent GPU (benchmarks/README.md, "GPU" section, has the device-
     python benchmarks/accelerator.py --out=/tmp/accel --data_dir=../shared/data
     python benchmarks/accelerator.py --out=/tmp/accel --dry_run   # toy sizes, < 1 minute
 
-Parts, each under its own time budget (``Plan.budgets``; past it, the part skips what is left and
-says so) and each run whatever the others did (a failed part is reported with its error):
+Parts, each under its own time budget (``Plan.budgets``, 6.5 minutes in all; past it, a part
+skips what is left and says so), each run whatever the others did (a failed part, or piece of
+one, is reported with its error):
 
 1. environment: devices, jax/jaxlib/flax/optax/torch versions, the accelerator's name.
-2. numerics: every variant's scan against tests/reference.py and against flax.linen.RNN over
+2. numerics: each family's scan against tests/reference.py and against flax.linen.RNN over
    its step, the K = 2 sweep against its runs alone (benchmarks/numerics.py), at float32.
 3. recurrence: benchmarks/recurrence.py's models at the Dey & Salem shapes and the large one,
    ``gru`` at several unrolls and at JAX's default (TF32) matmul precision.

@@ -7,8 +7,9 @@
 - ``sweep_vs_solo``: a K = 2 vmapped sweep against its two runs trained alone.
 
 Each returns (max |difference|, whether every entry is within ``ATOL + RTOL * |expected|``).
-Run under JAX's default matmul precision (TF32 on NVIDIA GPUs since Ampere: a 10-bit
-mantissa), the first two drift by ~1e-3 and fail; gruvar asks for float32 (README).
+Under JAX's default matmul precision (TF32 on NVIDIA GPUs since Ampere: inputs rounded to a
+10-bit mantissa, ~1e-3 relative error per product) the first two are expected to fail, which
+is one reason gruvar asks for float32 (benchmarks/README.md).
 """
 
 import os
