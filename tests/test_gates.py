@@ -59,3 +59,37 @@ def test_a_gate_needs_a_term():
 def test_not_a_string():
     with pytest.raises(TypeError, match="string like 'xhb'"):
         GateSpec.parse(3)
+
+
+@pytest.mark.parametrize("text", ["d", "db", "xdb", "1", "0.96", "0.4", "1-i"])
+def test_diagonal_constant_and_coupled_specs_round_trip(text):
+    spec = GateSpec.parse(text)
+    assert str(spec) == text and GateSpec.parse(str(spec)) == spec
+
+
+def test_constant_and_coupled_gates_have_no_terms_and_read_no_state():
+    assert GateSpec.parse("0.96").value == 0.96 and GateSpec.parse("1-i").coupled == "i"
+    assert GateSpec.parse("1").fixed and GateSpec.parse("1-f").fixed
+    assert not GateSpec.parse("xb").fixed and not GateSpec.parse("b").fixed
+    assert [GateSpec.parse(s).reads_state for s in ("d", "c", "h", "xb", "1")] == [
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("hd", "not both"),
+        ("1.2", r"\(0, 1\], got 1.2"),
+        ("-0.5", r"\(0, 1\], got -0.5"),
+        ("1-", "must be '1-<gate>'"),
+        ("1-if", "must be '1-<gate>'"),
+    ],
+)
+def test_invalid_new_forms(text, message):
+    with pytest.raises(ValueError, match=message):
+        GateSpec.parse(text)
