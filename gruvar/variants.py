@@ -192,7 +192,7 @@ def compile_plan(v: Variant) -> Plan:
             )
         if src.fixed or (src.c and s.coupled in fam.peeks_new_cell):
             raise ValueError(
-                f"Gate {g!r} is coupled to {s.coupled!r}, which is itself {src} ; couple it to a "
+                f"Gate {g!r} is coupled to {s.coupled!r}, which is itself {src}; couple it to a "
                 "gate with terms of its own, computed before the cell state."
             )
     if v.norm is not None:
