@@ -65,7 +65,9 @@ def train_runs(configs: list[ml_collections.ConfigDict], workdirs: list[str]) ->
     """Trains the runs ``configs[i]`` in ``workdirs[i]`` side by side; returns their summaries.
 
     The configs may differ only in ``seed`` and ``optimizer.learning_rate``. Runs that are
-    done (summary.json) are skipped; the others resume from a checkpoint step they share.
+    done (summary.json) are skipped; the others resume from a checkpoint step they share. A
+    done or resumable run made with another config is an error (``run.check_config``), and
+    each run directory is locked against other processes until this returns (``run.Run``).
     """
     base = configs[0]
     for config in configs:
