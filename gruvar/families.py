@@ -141,6 +141,9 @@ class MGU(Family):
     f_t  = σ(a_f)
     h~_t = tanh(W_h x_t + U_h (f_t ⊙ h_{t-1}) + b_h)
     h_t  = (1 - f_t) ⊙ h_{t-1} + f_t ⊙ h~_t
+
+    Heck & Salem (2017)'s MGU1-3 reduce a_f to U_f h + b_f, U_f h, b_f: inferred by analogy
+    with Dey & Salem's GRU1-3, not read from their paper ([U], VARIANTS.md §C).
     """
 
     name = "mgu"
@@ -196,6 +199,10 @@ class LSTM(Family):
     and V_f ⊙ c_{t-1}, a_o gets V_o ⊙ c_t (the new state, so o_t is computed after c_t).
 
     The carry is (c, h), as in ``flax.linen.LSTMCell``. b_f starts at 1 (Jozefowicz et al. 2015).
+    Akandeh & Salem's slim LSTMs are this family with diagonal (u_g ⊙ h) or constant gates;
+    Greff et al.'s variants set one gate to 1, couple f = 1 - i, or make φ or ψ the identity;
+    minLSTM (Feng et al. 2024) is o = 1, φ = ψ = identity, a candidate of x and b, and i, f
+    replaced by i / (i + f), f / (i + f), so that h_t = c_t.
     """
 
     name = "lstm"
