@@ -170,7 +170,9 @@ class LiGRU(Family):
     The direction of z is the paper's (and the authors' pytorch-kaldi code's): z weights h_{t-1}.
     The paper batch-normalises W x (``bn=on`` in a spec: W_p x_t becomes
     gamma_p ⊙ (W_p x_t - mean) / sqrt(var + 1e-5), and b_p plays BN's β). With batch norm off
-    the authors' code gives both projections a bias (``add_bias``), as here.
+    the authors' code gives both projections a bias (``add_bias``), as here. The statistics are
+    the batch's own over its valid steps (a whole-sequence scan) or over the batch (one step of
+    ``cell(carry, x_t)``), in training and evaluation alike: no running averages are kept.
     """
 
     name = "ligru"
