@@ -41,6 +41,7 @@ import numpy as np
 import gruvar
 from gruvar import analysis, runlog, sweep
 from gruvar import config as config_lib
+from gruvar.run import finished_summary
 
 LAUNCHERS = ("local", "slurm", "submitit_local", "submitit_debug")
 CHOSEN = "chosen_rates.json"  # the learning rates a --select_seeds comparison chose
@@ -266,9 +267,10 @@ def launch(jobs, launcher: str, folder: str, **slurm: Any) -> None:
     subprocess each) or ``submitit_debug`` (in this process, through submitit)."""
     if launcher not in LAUNCHERS:
         raise ValueError(f"Unknown launcher {launcher!r}; choose from {list(LAUNCHERS)}.")
-    pending = [job for job in jobs if not _done(job[1])]
-    for _, workdirs in jobs:
-        if _done(workdirs):
+    done = [_done(*job) for job in jobs]
+    pending = [job for job, finished in zip(jobs, done, strict=True) if not finished]
+    for (_, workdirs), finished in zip(jobs, done, strict=True):
+        if finished:
             print(f"done, skipped: {_where(workdirs)}", flush=True)
     if launcher == "local":
         for configs, workdirs in pending:
@@ -304,10 +306,10 @@ def report(workdir: str) -> dict[str, str]:
             table, os.path.join(workdir, "test_vs_params.png")
         ),
     }
-    _write_text(paths["results.csv"], table.to_csv(index=False))
-    _write_text(paths["results.md"], analysis.to_markdown(table))
+    runlog.write_text(paths["results.csv"], table.to_csv(index=False))
+    runlog.write_text(paths["results.md"], analysis.to_markdown(table))
     by_lr = analysis.by_learning_rate_markdown(analysis.by_learning_rate(runs))
-    _write_text(paths["results_by_lr.md"], by_lr)
+    runlog.write_text(paths["results_by_lr.md"], by_lr)
     return paths
 
 
@@ -322,17 +324,11 @@ def diverged(workdir: str) -> list[str]:
     return found
 
 
-def _write_text(path: str, text: str) -> None:
-    """Writes ``text`` to a temporary file and renames it over ``path`` (as
-    ``runlog.write_json`` does JSON): a kill leaves the old file or the new one."""
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
-def _done(workdirs: list[str]) -> bool:
-    return all(os.path.exists(os.path.join(d, "summary.json")) for d in workdirs)
+def _done(configs: list[ml_collections.ConfigDict], workdirs: list[str]) -> bool:
+    """Whether every run of a job has finished; ValueError (naming the changed fields) if one
+    finished with another config, so a changed command never reuses stale results."""
+    finished = [finished_summary(c, d) for c, d in zip(configs, workdirs, strict=True)]
+    return all(s is not None for s in finished)
 
 
 def _where(workdirs: list[str]) -> str:

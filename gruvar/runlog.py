@@ -29,10 +29,15 @@ NOT_METRICS = ("split", "step", "epoch", "wall_time")
 
 def write_json(path: str, obj: Any) -> None:
     """Writes ``obj`` as JSON, atomically (temporary file, then rename)."""
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def write_text(path: str, text: str) -> None:
+    """Writes ``text`` to a temporary file and renames it over ``path``: a kill leaves the old
+    file or the new one, never a partial one."""
     tmp = f"{path}.tmp"
     with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=True)
-        f.write("\n")
+        f.write(text)
     os.replace(tmp, path)
 
 

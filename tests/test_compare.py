@@ -127,6 +127,12 @@ def test_compare_writes_the_table_and_plots_and_a_rerun_skips_finished_runs(tmp_
     assert {p: p.stat().st_mtime_ns for p in tmp_path.glob("*/*/metrics.jsonl")} == stamps
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "results.csv"), table)
 
+    # The same grid with another config is never answered with the old results.
+    with pytest.raises(subprocess.CalledProcessError) as changed:
+        compare_cli(tmp_path, "--config.model.features=5")
+    assert "model.features" in changed.value.stderr and "done, skipped" not in changed.value.stdout
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.glob("*/*/metrics.jsonl")} == stamps
+
 
 def test_the_submitit_local_executor_builds_the_same_table(tmp_path):
     local, remote = tmp_path / "local", tmp_path / "submitit"
