@@ -19,7 +19,8 @@
         --workdir=results/chung/nottingham_60epochs
 
 Argument: ``[<variant>,]<set>[,reduced|quick|smoke]``, set one of jsb, nottingham, musedata,
-pianomidi (``../shared/data/polyphonic``, or --config.data.data_dir / $GRUVAR_DATA_DIR).
+pianomidi (the copies packaged in ``gruvar/data/assets``; a --config.data.data_dir or
+$GRUVAR_DATA_DIR holding ``polyphonic/`` wins).
 
 Model (PAPERS.md §1.1-1.3): one recurrent layer, then 88 sigmoid outputs (one per key, MIDI
 21-108; Chung used 1..the highest note, §1.6.7). Units follow Table 1: tanh 100, GRU 46,

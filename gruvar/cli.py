@@ -20,6 +20,7 @@ import os
 import sys
 from collections.abc import Callable
 
+import jax
 from absl import app, flags
 
 USER_ERRORS = (ValueError, FileNotFoundError, ImportError, FloatingPointError)
@@ -42,9 +43,15 @@ def user_error(err: BaseException) -> bool:
 
 def run(main: Callable[[list[str]], None]) -> None:
     """``absl.app.run(main)``, with a user error printed as ``error: <message>`` (exit 1), in
-    ``main`` or in a config file that ``--config`` loads while the flags are parsed."""
+    ``main`` or in a config file that ``--config`` loads while the flags are parsed.
+
+    Matmuls run in full float32 (``jax_default_matmul_precision``): on Ampere and later GPUs
+    JAX's default is TF32, which the papers' float32 models and gruvar's float32 checks do not
+    assume (``benchmarks/README.md``, GPU section). On a CPU this changes nothing.
+    """
 
     def checked(argv: list[str]) -> None:
+        jax.config.update("jax_default_matmul_precision", "float32")
         try:
             main(argv)
         except USER_ERRORS as err:
