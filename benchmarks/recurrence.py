@@ -1,8 +1,9 @@
 """Training-step time of gruvar's recurrence against flax.linen.RNN and torch.nn (GRU, LSTM).
 
-Each gruvar model is compared with the peers of its family: the GRU variants with
-``flax.linen.RNN(GRUCell)`` and ``torch.nn.GRU``, ``lstm`` with
-``flax.linen.RNN(OptimizedLSTMCell)`` and ``torch.nn.LSTM``. flax and torch use the
+Each gruvar model is compared with the peers of its family: the LSTM-family variants (``lstm``,
+the slim and Greff LSTMs, minLSTM, FGR) with ``flax.linen.RNN(OptimizedLSTMCell)`` and
+``torch.nn.LSTM``, every other variant (GRU, MGU, tanh/IndRNN, Li-GRU, MUT) with
+``flax.linen.RNN(GRUCell)`` and ``torch.nn.GRU``. flax and torch use the
 reset-after GRU; gruvar's like-for-like model is ``gru_reset_after``, while ``gru`` (reset
 before U_h, the papers' form) needs two dependent matmuls per step. The LSTMs are alike (no
 peepholes; torch's has two bias vectors per gate).
@@ -18,6 +19,17 @@ torch runs on the GPU (cuDNN) when JAX's default backend is one, else on the CPU
 
     python benchmarks/recurrence.py                 # all shapes, ~30 s of timing each
     python benchmarks/recurrence.py --shapes=row    # one shape, e.g. a quick check
+    python benchmarks/recurrence.py --shapes=row,pixel --variants=all   # + the whole zoo
+    python benchmarks/recurrence.py --shapes=linear # the linear-variant table
+
+``--variants`` adds registered variants (``all``: every one) to the four timed by default; one
+that cannot run at a shape (MUT1-3 need input width = hidden) is listed as skipped, with why.
+The ``linear`` table times the registered variants linear in their state (minGRU, minLSTM)
+at B 32, input width 1, hidden 100 (the pixel shape's) and T = 784, 4096, 16384, each with
+``scan="sequential"`` and ``scan="parallel"`` (``jax.lax.associative_scan``), beside ``gru``
+(sequential, its only path). Its ratios: "vs sequential" is the same variant's sequential
+time / this time, "vs gru" is gru's time / this time (> 1: this one is faster).
+``--linear_gru_lengths`` leaves gru out at long T (on a CPU, where its step takes seconds).
 
 torch is optional (``pip install -e '.[bench]'``); without it the torch columns read n/a.
 """
@@ -43,6 +55,9 @@ SHAPES = {  # name: (batch, time, inputs, hidden)
     "large": (64, 256, 128, 512),
 }
 VARIANTS = ("gru", "gru3", "gru_reset_after", "lstm")
+LINEAR = tuple(name for name, v in gruvar.VARIANTS.items() if v.plan.linear)  # mingru, minlstm
+LINEAR_LENGTHS = (784, 4096, 16384)
+MODES = ("sequential", "parallel")
 # Each family's peers: (flax model, torch model).
 PEERS = {
     "gru": ("flax nn.RNN(GRUCell)", "torch.nn.GRU"),
@@ -114,25 +129,33 @@ def torch_step_fn(x, y, hidden, family="gru") -> Step:
     return step, None
 
 
+def batch_of(shape) -> tuple[np.ndarray, np.ndarray]:
+    """Random inputs [batch, time, inputs] and labels [batch] for ``shape``."""
+    batch, time_, inputs, _ = shape
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, time_, inputs)).astype(np.float32)
+    return x, rng.integers(0, CLASSES, batch).astype(np.int32)
+
+
+def gruvar_step_fn(variant, hidden, x, y, unroll=1, scan="auto") -> Step:
+    """The training step of a gruvar ``variant`` classifier on the batch (x, y)."""
+    rnn = gruvar.RNN(variant, hidden, unroll=unroll, scan=scan)
+    return jax_step_fn(gruvar.SequenceClassifier(rnn, CLASSES), jnp.asarray(x), jnp.asarray(y))
+
+
 def models(shape, unroll=1, gru_unrolls=(), variants=VARIANTS) -> dict[str, Callable[[], Step]]:
     """``name: builder`` of every model timed at ``shape`` (batch, time, inputs, hidden); a
     builder returns ``(step, state)``. gruvar's ``variants`` run with ``unroll``;
     ``gru_unrolls`` adds ``gru`` at other unrolls. The torch peers are left out when torch is
     not installed."""
-    batch, time_, inputs, hidden = shape
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((batch, time_, inputs)).astype(np.float32)
-    y = rng.integers(0, CLASSES, batch).astype(np.int32)
+    hidden = shape[-1]
+    x, y = batch_of(shape)
     xj, yj = jnp.asarray(x), jnp.asarray(y)
-
-    def gruvar_model(variant, unroll):
-        rnn = gruvar.RNN(variant, hidden, unroll=unroll)
-        return jax_step_fn(gruvar.SequenceClassifier(rnn, CLASSES), xj, yj)
-
-    builders = {f"gruvar {v}": functools.partial(gruvar_model, v, unroll) for v in variants}
+    gruvar_model = functools.partial(gruvar_step_fn, hidden=hidden, x=xj, y=yj)
+    builders = {f"gruvar {v}": functools.partial(gruvar_model, v, unroll=unroll) for v in variants}
     for u in gru_unrolls:
         if u != unroll:
-            builders[f"gruvar gru unroll={u}"] = functools.partial(gruvar_model, "gru", u)
+            builders[f"gruvar gru unroll={u}"] = functools.partial(gruvar_model, "gru", unroll=u)
     for family, cell in (("gru", "GRUCell"), ("lstm", "OptimizedLSTMCell")):
         builders[PEERS[family][0]] = functools.partial(jax_step_fn, FlaxPeer(cell, hidden), xj, yj)
     try:
@@ -145,8 +168,12 @@ def models(shape, unroll=1, gru_unrolls=(), variants=VARIANTS) -> dict[str, Call
 
 
 def peers(model: str) -> tuple[str, str]:
-    """The (flax, torch) peers a model's time is compared with: its own family's."""
-    return PEERS["lstm" if " lstm" in model or "LSTM" in model else "gru"]
+    """The (flax, torch) peers a model's time is compared with: the LSTM's for a gruvar variant
+    of an LSTM family (and for the LSTM peers themselves), else the GRU's."""
+    if model.startswith("gruvar "):
+        family = gruvar.variants.get(model.split()[1]).family.name
+        return PEERS["lstm" if family in ("lstm", "fgr") else "gru"]
+    return PEERS["lstm" if "LSTM" in model else "gru"]
 
 
 def rows(times: dict[str, list[float]]) -> list[dict]:
@@ -185,28 +212,132 @@ def table(shapes_rows: dict[str, list[dict]]) -> list[str]:
     return lines
 
 
+def linear_models(time_, with_gru=True) -> dict[str, Callable[[], Step]]:
+    """``name: builder`` of the linear-variant table at length ``time_``: each of ``LINEAR`` with
+    each scan mode, and ``gru`` (sequential) when ``with_gru``."""
+    batch, _, inputs, hidden = SHAPES["pixel"]
+    x, y = batch_of((batch, time_, inputs, hidden))
+    step = functools.partial(gruvar_step_fn, hidden=hidden, x=x, y=y)
+    builders = {f"{v} {m}": functools.partial(step, v, scan=m) for v in LINEAR for m in MODES}
+    if with_gru:
+        builders["gru"] = functools.partial(step, "gru")
+    return builders
+
+
+def linear_rows(times: dict[str, list[float]]) -> list[dict]:
+    """One row per model of ``linear_models``: median ms per step, the ratio to the same
+    variant's sequential scan and to gru (None where not timed or the model itself)."""
+    out = []
+    for model, t in times.items():
+        sequential = times.get(model.replace("parallel", "sequential"))
+        out.append(
+            {
+                "model": model,
+                "ms": statistics.median(t) * 1e3,
+                "vs_sequential": ratio(sequential, t) if "parallel" in model else None,
+                "vs_gru": ratio(times["gru"], t) if "gru" in times and model != "gru" else None,
+            }
+        )
+    return out
+
+
+def linear_table(lengths_rows: dict[int, list[dict]]) -> list[str]:
+    """Markdown lines of ``{T: linear_rows(...)}``."""
+
+    def x(r):
+        return "" if r is None else f"{r:.2f}x"
+
+    lines = [
+        "| T | model | median ms/step | vs sequential | vs gru |",
+        "|---:|---|---:|---:|---:|",
+    ]
+    for length, rows_ in lengths_rows.items():
+        for r in rows_:
+            lines.append(
+                f"| {length} | {r['model']} | {r['ms']:.2f} | {x(r['vs_sequential'])} "
+                f"| {x(r['vs_gru'])} |"
+            )
+    return lines
+
+
+def zoo(names: list[str]) -> tuple[str, ...]:
+    """The registered variants ``--variants`` names (``all``: every one) beyond ``VARIANTS``."""
+    chosen = list(gruvar.VARIANTS) if names == ["all"] else names
+    unknown = [v for v in chosen if v not in gruvar.VARIANTS]
+    if unknown:
+        raise app.UsageError(
+            f"Unknown variant(s) {unknown} in --variants; choose from {list(gruvar.VARIANTS)} "
+            f"or 'all'."
+        )
+    return tuple(v for v in chosen if v not in VARIANTS)
+
+
+def build(builders, optional=()) -> dict[str, Step]:
+    """The steps of ``builders``; a model in ``optional`` whose build raises ValueError (a variant
+    the shape cannot run) is left out with a line saying why."""
+    steps = {}
+    for model, builder in builders.items():
+        try:
+            steps[model] = builder()
+        except ValueError as err:
+            if model not in optional:
+                raise
+            print(f"skipped {model}: {err}", flush=True)
+    return steps
+
+
+def _ints(flag: str) -> list[int]:
+    try:
+        return [int(t) for t in flags.FLAGS[flag].value]
+    except ValueError:
+        raise app.UsageError(f"--{flag} takes integers, got {flags.FLAGS[flag].value}.") from None
+
+
 def main(argv):
     del argv
     FLAGS = flags.FLAGS
-    unknown = set(FLAGS.shapes) - set(SHAPES)
+    unknown = set(FLAGS.shapes) - {*SHAPES, "linear"}
     if unknown:
-        raise app.UsageError(f"Unknown shape(s) {sorted(unknown)}; choose from {list(SHAPES)}.")
+        raise app.UsageError(
+            f"Unknown shape(s) {sorted(unknown)}; choose from {[*SHAPES, 'linear']}."
+        )
+    extra = zoo(FLAGS.variants)
+    lengths, gru_lengths = _ints("linear_lengths"), _ints("linear_gru_lengths")
     print(
         f"jax {jax.__version__} on {jax.devices()[0].device_kind}; unroll={FLAGS.unroll}; "
         f"malloc huge pages {hugepages.enabled()}"
     )
-    print(*table({})[:2], sep="\n")
+    timing = (FLAGS.seconds, FLAGS.min_rounds, FLAGS.warmup)
+    if set(FLAGS.shapes) & set(SHAPES):
+        print(*table({})[:2], sep="\n")
     for name in FLAGS.shapes:
-        steps = {m: build() for m, build in models(SHAPES[name], FLAGS.unroll).items()}
-        times = time_round_robin(steps, FLAGS.seconds, FLAGS.min_rounds, FLAGS.warmup)
+        if name == "linear":
+            continue
+        builders = models(SHAPES[name], FLAGS.unroll, variants=VARIANTS + extra)
+        steps = build(builders, optional={f"gruvar {v}" for v in extra})
+        times = time_round_robin(steps, *timing)
         print(*table({f"{name} {SHAPES[name]}": rows(times)})[2:], sep="\n", flush=True)
         print(f"({len(next(iter(times.values())))} rounds)", flush=True)
+    if "linear" in FLAGS.shapes:
+        batch, _, inputs, hidden = SHAPES["pixel"]
+        print(f"linear variants: B {batch}, input width {inputs}, hidden {hidden}", flush=True)
+        print(*linear_table({})[:2], sep="\n")
+        for length in lengths:
+            steps = build(linear_models(length, length in gru_lengths))
+            times = time_round_robin(steps, *timing)
+            print(*linear_table({length: linear_rows(times)})[2:], sep="\n", flush=True)
+            print(f"({len(next(iter(times.values())))} rounds)", flush=True)
 
 
 if __name__ == "__main__":
     # Flags are defined here, not on import, so benchmarks/accelerator.py can import this module
     # beside sweep.py (which has flags of the same names).
-    flags.DEFINE_list("shapes", list(SHAPES), f"Shapes to time, from {list(SHAPES)}.")
+    flags.DEFINE_list("shapes", list(SHAPES), f"Shapes to time, from {[*SHAPES, 'linear']}.")
+    flags.DEFINE_list("variants", [], "Registered variants to add to the default four; 'all'.")
+    flags.DEFINE_list("linear_lengths", list(map(str, LINEAR_LENGTHS)), "T of the linear table.")
+    flags.DEFINE_list(
+        "linear_gru_lengths", list(map(str, LINEAR_LENGTHS)), "T at which it times gru too."
+    )
     flags.DEFINE_float("seconds", 30.0, "Timing budget per shape (after warm-up).")
     flags.DEFINE_integer("min_rounds", 5, "Timed rounds per shape at least.")
     flags.DEFINE_integer("warmup", 3, "Untimed rounds first (compilation, caches).")
