@@ -1,5 +1,6 @@
-"""The zoo's library side: the part grammar's errors, parameter counts, the linear (parallel in
-time) path against the sequential one, batch norm, and one training step per new variant."""
+"""The zoo's library side: the part grammar's errors, the linear (parallel in time) path against
+the sequential one, batch norm, and one training step per new variant. Each variant's equations
+and parameter count are checked in test_zoo.py, against references written from the papers."""
 
 import sys
 from pathlib import Path
@@ -10,7 +11,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import in_width
 
 import gruvar
 from gruvar import config as config_lib
@@ -23,59 +23,14 @@ NEW = sorted(set(gruvar.VARIANTS) - {"gru", "gru1", "gru2", "gru3", "gru_reset_a
              - {"lstm", "lstm1", "lstm2", "lstm3", "lstm_peephole", "tanh"})  # fmt: skip
 
 
-def full(m, n):  # one part reading x, h and a bias
-    return n * m + n * n + n
-
-
-# m inputs, n units; each from the variant's equations (README's table).
-FORMULAS = {
-    "lstm4": lambda m, n: full(m, n) + 3 * n,
-    "lstm5": lambda m, n: full(m, n) + 6 * n,
-    "lstm4a": lambda m, n: full(m, n) + n,
-    "lstm5a": lambda m, n: full(m, n) + 2 * n,
-    "lstm6": full,
-    "lstm10": lambda m, n: n * m + 5 * n,
-    "lstm11": lambda m, n: n * m + 8 * n,
-    "mgu1": lambda m, n: full(m, n) + n * n + n,
-    "mgu2": lambda m, n: full(m, n) + n * n,
-    "mgu3": lambda m, n: full(m, n) + n,
-    "lstm_nig": lambda m, n: 3 * full(m, n) + 2 * n,
-    "lstm_nfg": lambda m, n: 3 * full(m, n) + 2 * n,
-    "lstm_nog": lambda m, n: 3 * full(m, n) + 2 * n,
-    "lstm_cifg": lambda m, n: 3 * full(m, n) + 2 * n,
-    "lstm_niaf": lambda m, n: 4 * full(m, n) + 3 * n,
-    "lstm_noaf": lambda m, n: 4 * full(m, n) + 3 * n,
-    "lstm_np": lambda m, n: 4 * full(m, n),
-    "lstm_fgr": lambda m, n: 4 * full(m, n) + 3 * n + 9 * n * n,
-    "mut1": lambda m, n: 2 * n * m + 2 * n * n + 3 * n,
-    "mut2": lambda m, n: 2 * n * m + 3 * n * n + 3 * n,
-    "mut3": lambda m, n: 3 * full(m, n),
-    "indrnn": lambda m, n: n * m + 2 * n,
-    "ligru": lambda m, n: 2 * full(m, n),
-    "mingru": lambda m, n: 2 * (n * m + n),
-    "minlstm": lambda m, n: 3 * (n * m + n),
-}
-
-
 def count(variant, m, n):
     x = jax.ShapeDtypeStruct((1, 2, m), jnp.float32)
     params = jax.eval_shape(gruvar.RNN(variant, n).init, jax.random.key(0), x)["params"]
     return sum(p.size for p in jax.tree.leaves(params))
 
 
-def test_every_new_variant_has_a_formula():
-    assert set(FORMULAS) == set(NEW)
-
-
-@pytest.mark.parametrize("variant", NEW)
-@pytest.mark.parametrize("m, n", [(3, 7), (28, 100)])
-def test_parameter_counts_match_the_formulas(variant, m, n):
-    m = in_width(variant, m, n)
-    assert count(variant, m, n) == FORMULAS[variant](m, n)
-
-
 def test_ligru_batch_norm_adds_a_scale_per_projection():
-    assert count("ligru:bn=on", 3, 7) == FORMULAS["ligru"](3, 7) + 2 * 7
+    assert count("ligru:bn=on", 3, 7) == count("ligru", 3, 7) + 2 * 7  # gamma_z, gamma_h
 
 
 @pytest.mark.parametrize(
