@@ -1,4 +1,4 @@
-"""Timing shared by the benchmarks: round-robin steps and per-round ratios."""
+"""Timing shared by the benchmarks: round-robin steps, per-round ratios, markdown tables."""
 
 import statistics
 import time
@@ -30,3 +30,13 @@ def time_round_robin(steps, seconds, min_rounds, warmup):
 def ratio(peer, model):
     """Median over rounds of peer time / model time (> 1: model faster than peer)."""
     return statistics.median(p / m for p, m in zip(peer, model, strict=True))
+
+
+def markdown(header: str, rule: str, cells: list[list[str]]) -> list[str]:
+    """A markdown table's lines: ``header`` and ``rule`` as written, then one row per ``cells``."""
+    return [header, rule, *("| " + " | ".join(row) + " |" for row in cells)]
+
+
+def times_x(r) -> str:
+    """A ratio as ``1.23x``; ``n/a`` where there is none."""
+    return "n/a" if r is None else f"{r:.2f}x"

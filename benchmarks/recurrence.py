@@ -44,7 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from absl import app, flags
-from harness import ratio, time_round_robin
+from harness import markdown, ratio, time_round_robin, times_x
 
 import gruvar
 from gruvar import hugepages
@@ -195,21 +195,15 @@ def rows(times: dict[str, list[float]]) -> list[dict]:
 
 def table(shapes_rows: dict[str, list[dict]]) -> list[str]:
     """Markdown lines of ``{shape label: rows(...)}``."""
-
-    def x(r):
-        return "n/a" if r is None else f"{r:.2f}x"
-
-    lines = [
+    return markdown(
         "| shape (B, T, in, hidden) | model | median ms/step | vs flax peer | vs torch peer |",
         "|---|---|---:|---:|---:|",
-    ]
-    for label, shape_rows in shapes_rows.items():
-        for r in shape_rows:
-            lines.append(
-                f"| {label} | {r['model']} | {r['ms']:.2f} | {x(r['vs_flax'])} "
-                f"| {x(r['vs_torch'])} |"
-            )
-    return lines
+        [
+            [label, r["model"], f"{r['ms']:.2f}", times_x(r["vs_flax"]), times_x(r["vs_torch"])]
+            for label, shape_rows in shapes_rows.items()
+            for r in shape_rows
+        ],
+    )
 
 
 def linear_models(time_, with_gru=True) -> dict[str, Callable[[], Step]]:
@@ -242,22 +236,20 @@ def linear_rows(times: dict[str, list[float]]) -> list[dict]:
 
 
 def linear_table(lengths_rows: dict[int, list[dict]]) -> list[str]:
-    """Markdown lines of ``{T: linear_rows(...)}``."""
+    """Markdown lines of ``{T: linear_rows(...)}``; a ratio that does not apply is blank."""
 
     def x(r):
-        return "" if r is None else f"{r:.2f}x"
+        return "" if r is None else times_x(r)
 
-    lines = [
+    return markdown(
         "| T | model | median ms/step | vs sequential | vs gru |",
         "|---:|---|---:|---:|---:|",
-    ]
-    for length, rows_ in lengths_rows.items():
-        for r in rows_:
-            lines.append(
-                f"| {length} | {r['model']} | {r['ms']:.2f} | {x(r['vs_sequential'])} "
-                f"| {x(r['vs_gru'])} |"
-            )
-    return lines
+        [
+            [str(t), r["model"], f"{r['ms']:.2f}", x(r["vs_sequential"]), x(r["vs_gru"])]
+            for t, rows_ in lengths_rows.items()
+            for r in rows_
+        ],
+    )
 
 
 def zoo(names: list[str]) -> tuple[str, ...]:

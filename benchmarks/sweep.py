@@ -18,7 +18,7 @@ GPU also the device's peak bytes in use.
 import jax
 import numpy as np
 from absl import app, flags
-from harness import ratio, time_round_robin
+from harness import markdown, ratio, time_round_robin, times_x
 
 from gruvar import config as config_lib
 from gruvar import hugepages, run, steps, sweep
@@ -118,18 +118,24 @@ def rows(ks, times, memory, run_steps: int) -> list[dict]:
 
 def table(shapes_rows: dict[str, list[dict]]) -> list[str]:
     """Markdown lines of ``{shape label: rows(...)}``."""
-    lines = [
+    return markdown(
         "| shape | K | ms/step (all K) | runs/hour vmapped | runs/hour one at a time | "
         "vmapped / one at a time | step memory (MB) |",
         "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for label, shape_rows in shapes_rows.items():
-        for r in shape_rows:
-            lines.append(
-                f"| {label} | {r['K']} | {r['ms']:.2f} | {r['runs_per_hour_vmapped']:.1f} | "
-                f"{r['runs_per_hour_alone']:.1f} | {r['gain']:.2f}x | {r['memory_mb']:.1f} |"
-            )
-    return lines
+        [
+            [
+                label,
+                str(r["K"]),
+                f"{r['ms']:.2f}",
+                f"{r['runs_per_hour_vmapped']:.1f}",
+                f"{r['runs_per_hour_alone']:.1f}",
+                times_x(r["gain"]),
+                f"{r['memory_mb']:.1f}",
+            ]
+            for label, shape_rows in shapes_rows.items()
+            for r in shape_rows
+        ],
+    )
 
 
 def main(argv):
