@@ -6,10 +6,16 @@
     python experiments/compare.py --config=configs/dey_salem.py:mnist_row \\
         --variants=gru,gru1,gru2,gru3,lstm,tanh --learning_rates=1e-3,1e-4 --seeds=3 \\
         --workdir=results/dey_salem/mnist_row
-    # The pixel-wise GRU3 claim (Fig. 3), full protocol (a GPU job):
+    # Pixel-wise MNIST, the paper's table at the TCN paper's 10-epoch budget (CPU-hours, in the
+    # background; each variant's two rates stacked), then seeds 1-2 at each chosen rate:
     python experiments/compare.py --config=configs/dey_salem.py:mnist_pixel \\
-        --variants=gru,gru1,gru2,gru3 --learning_rates=1e-3,1e-4 --seeds=3 --max_stack=0 \\
-        --workdir=results/dey_salem/mnist_pixel
+        --config.train.num_epochs=10 --variants=gru3,gru,gru1,gru2 \\
+        --learning_rates=1e-3,1e-4 --seeds=1 --max_stack=2 --workdir=<runs>/mnist_pixel_10epochs
+    # (the same with --seeds=3 --select_seeds=1 adds seeds 1 and 2)
+    # The GRU3 claim (Fig. 3): lr 1e-4, 100 epochs (its metrics.jsonl also gives epoch 10):
+    python experiments/compare.py --config=configs/dey_salem.py:mnist_pixel \\
+        --variants=gru3 --learning_rates=1e-4 --seeds=1 \\
+        --workdir=<runs>/mnist_pixel_gru3_100epochs
 
 Argument: ``[<variant>,]<task>[,reduced|smoke]``, task one of mnist_row (28 steps of 28
 pixels), mnist_pixel (784 steps of 1), imdb; data from ``../shared/data`` (or
@@ -41,9 +47,13 @@ music runs: mnist_row 10 epochs, imdb 5, mnist_pixel 10 epochs on 5,000 training
 (validation 1,000; the test set whole).
 ``smoke`` shrinks everything for tests.
 
-Expected wall time per run on the 2-core CPU, one run alone: mnist_row about 10 s per epoch
-(100 epochs: ~17 minutes), imdb about 15 s per epoch, mnist_pixel about 3.5 minutes per full
-epoch for gru (100 epochs: ~6 hours; gru3 ~2.5x less). On a GPU: not measured (no GPU lent).
+Wall time on the 2-core CPU: mnist_row about 10 s per epoch (100 epochs: ~17 minutes), imdb
+about 15 s per epoch. mnist_pixel is CPU-hours, not a GPU job: gru3 took 83-95 s per full
+epoch, evaluation included, beside one other job on the two cores (measured 2026-12-02; up to
+3x that with more jobs competing), so 100 epochs take ~2.5 hours; a gru step costs ~2.7x
+gru3's (benchmarks/README.md: 84 against 31 ms), ~3.5 minutes an epoch, ~35 minutes for the
+10-epoch budget. On a GPU: not measured (no GPU lent; benchmarks/accelerator.py times an
+epoch when one is).
 """
 
 from gruvar.config import default_config, parse_arg
