@@ -191,7 +191,7 @@ def accuracy_table(grids: Mapping[str, pd.DataFrame]) -> str:
                     _int(r["n"]),
                     vs,
                     _int(r["params"]),
-                    r["learning_rates"],
+                    "–" if is_missing(r["learning_rates"]) else r["learning_rates"],
                     _int(r["steps"]),
                     _int(r["wall_time_s"], sep=""),
                 )

@@ -115,6 +115,15 @@ def test_accuracy_rows_give_each_variant_against_gru():
     assert [cells(r)[3] for r in pixel] == ["96.2% (70K)", "–"]
 
 
+def test_an_accuracy_variant_with_no_finished_run_shows_dashes_not_nan():
+    table = grid(["gru", "gru3"], [np.nan, 0.5], [np.nan, 0.596], metric="accuracy")
+    table.loc[0, ["test_std", "params", "learning_rates", "steps", "wall_time_s"]] = np.nan
+    table.loc[0, "n"] = 0
+    rows = results_md.accuracy_table({"mnist_pixel_10epochs": table})
+    gru = cells(rows.splitlines()[2])
+    assert gru[4:] == ["–", "0", "–", "–", "–", "–", "–"] and "nan" not in rows
+
+
 def test_fill_replaces_only_the_named_table():
     a = "<!-- table:a -->\n| old |\n<!-- /table -->\n"
     text = f"intro\n{a}middle\n" + a.replace(":a", ":b").replace("old", "b")
