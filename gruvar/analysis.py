@@ -273,18 +273,18 @@ def by_learning_rate_markdown(table: pd.DataFrame) -> str:
 
 def learning_curves(runs: pd.DataFrame, path: str) -> str:
     """Validation metric vs step and vs wall time of each variant's selected runs: the mean
-    over seeds, with a band from the lowest to the highest seed. Saved as PNG at ``path``."""
+    over seeds, with a band from the lowest to the highest seed. A variant none of whose runs
+    has finished shows each of its evaluated runs dashed, marked unfinished, so a long grid can
+    be watched while it trains. Saved as PNG at ``path``."""
     plt = _pyplot()
-    chosen = select(run_results(runs))
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     metric = None
-    for variant, picked in chosen.groupby("variant", sort=False):
-        metric = picked["metric"].iloc[0]
-        val = runs[runs["run"].isin(picked["run"]) & (runs["split"] == "validation")]
+    for label, picked, metric, style in curves(run_results(runs)):
+        val = runs[runs["run"].isin(picked) & (runs["split"] == "validation")]
         by_step = val.pivot_table(index="step", columns="run", values=metric)
         wall = val.pivot_table(index="step", columns="run", values="wall_time").mean(axis=1)
         for ax, x in zip(axes, (by_step.index, wall.to_numpy()), strict=True):
-            line = ax.plot(x, by_step.mean(axis=1), label=variant)[0]
+            line = ax.plot(x, by_step.mean(axis=1), style, label=label)[0]
             ax.fill_between(
                 x, by_step.min(axis=1), by_step.max(axis=1), alpha=0.2, color=line.get_color()
             )
@@ -299,6 +299,22 @@ def learning_curves(runs: pd.DataFrame, path: str) -> str:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def curves(results: pd.DataFrame) -> list[tuple[str, list[str], str, str]]:
+    """What ``learning_curves`` draws, from ``run_results``: (label, the runs it averages,
+    metric, line style) for each variant's selected runs, then, for a variant none of whose
+    runs has finished, each of its evaluated runs on its own, dashed."""
+    chosen = select(results)
+    lines = [
+        (variant, list(picked["run"]), picked["metric"].iloc[0], "-")
+        for variant, picked in chosen.groupby("variant", sort=False)
+    ]
+    running = results[~results["variant"].isin(chosen["variant"])].dropna(subset=["validation"])
+    return lines + [
+        (f"{r['variant']} lr {r['learning_rate']:g} (unfinished)", [r["run"]], r["metric"], "--")
+        for r in running.to_dict("records")
+    ]
 
 
 def test_vs_params(table: pd.DataFrame, path: str) -> str:

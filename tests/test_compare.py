@@ -375,3 +375,15 @@ def test_records_logged_twice_count_once(tmp_path):
     metrics.write_text(metrics.read_text() * 2)  # two processes wrote the run
     table = analysis.summarize(analysis.load_runs(str(tmp_path)))
     assert table.loc[0, "test_mean"] == pytest.approx(0.6)
+
+
+def test_a_variant_with_no_finished_run_is_drawn_unfinished_in_the_curves(tmp_path):
+    write_run(tmp_path, "gru/seed0_lr0.1", "gru", 0, 0.1, [(1, 0.6, 0.6), (2, 0.7, 0.7)])
+    write_run(tmp_path, "gru3/seed0_lr0.01", "gru3", 0, 0.01, [(1, 0.3, 0.3)], status=None)
+    results = analysis.run_results(analysis.load_runs(str(tmp_path)))
+    assert analysis.curves(results) == [
+        ("gru", ["gru/seed0_lr0.1"], "accuracy", "-"),
+        ("gru3 lr 0.01 (unfinished)", ["gru3/seed0_lr0.01"], "accuracy", "--"),
+    ]
+    png = analysis.learning_curves(analysis.load_runs(str(tmp_path)), str(tmp_path / "c.png"))
+    assert open(png, "rb").read(8) == PNG
