@@ -91,7 +91,19 @@ class Family:
         return f"<family {self.name}>"
 
 
-class GRU(Family):
+class _TowardCandidate(Family):
+    """A state moved toward the candidate by its one update gate g (``update_gates``):
+    h_t = (1 - g_t) ⊙ h_{t-1} + g_t ⊙ h~_t, affine in h with a = 1 - g, b = g ⊙ h~."""
+
+    def update(self, gates, cand, carry, out):
+        return carry + gates[self.update_gates[0]] * (cand - carry)
+
+    def affine(self, gates, cand):
+        g = gates[self.update_gates[0]]
+        return 1 - g, g * cand
+
+
+class GRU(_TowardCandidate):
     """Gated recurrent unit with the reset gate before U_h (Chung et al. 2014; Dey & Salem 2017).
 
         z_t  = σ(a_z)                                    update gate
@@ -111,12 +123,6 @@ class GRU(Family):
     candidate_gate = "r"
     paper = "Cho et al. 2014; Chung et al. 2014"
 
-    def update(self, gates, cand, carry, out):
-        return carry + gates["z"] * (cand - carry)
-
-    def affine(self, gates, cand):
-        return 1 - gates["z"], gates["z"] * cand
-
 
 class GRUResetAfter(GRU):
     """GRU with the reset gate after U_h, the cuDNN / PyTorch / Keras ``reset_after`` form.
@@ -135,7 +141,7 @@ class GRUResetAfter(GRU):
     paper = "cuDNN; Keras reset_after"
 
 
-class MGU(Family):
+class MGU(_TowardCandidate):
     """Minimal gated unit (Zhou et al. 2016): one forget gate plays both GRU roles.
 
     f_t  = σ(a_f)
@@ -152,12 +158,6 @@ class MGU(Family):
     candidate_mode = "before"
     candidate_gate = "f"
     paper = "Zhou et al. 2016"
-
-    def update(self, gates, cand, carry, out):
-        return carry + gates["f"] * (cand - carry)
-
-    def affine(self, gates, cand):
-        return 1 - gates["f"], gates["f"] * cand
 
 
 class LiGRU(Family):
