@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from gruvar import runlog
+from gruvar.markdown import is_missing, markdown_rule
 
 RUN_COLUMNS = ("run", "status", "param_count")
 REWRITE = (  # what to do about a damaged run file
@@ -360,16 +361,6 @@ def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[f"{prefix}{key}"] = tuple(value) if isinstance(value, list) else value
     return flat
-
-
-def markdown_rule(header: str) -> str:
-    """The |---|---| line under a markdown table header."""
-    return "|" + "---|" * (header.count("|") - 1)
-
-
-def is_missing(value) -> bool:
-    """None or NaN: a table cell with nothing to show."""
-    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def _number(value, scale, unit, signed=False, digits=4) -> str:
