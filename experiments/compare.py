@@ -12,6 +12,11 @@ Writes <workdir>/results.md, results.csv, curves.png and test_vs_params.png, and
 table and their paths. A mistake in the command (a bad variant, flag value or config field,
 missing data) is one line on stderr and exit status 1, before anything trains; so is a
 comparison with a diverged run, after its report.
+
+A grid longer than one session or machine: ``--records=<folder>`` keeps each finished run's
+config.json, summary.json and metrics.jsonl there (small; commit them), and a later command
+with the same flags in a new --workdir counts them as finished and trains only the rest
+(``gruvar.records``). ``--report_only --records=<folder>`` rebuilds the report from them alone.
 """
 
 from absl import app, flags, logging
@@ -49,6 +54,13 @@ _SLURM_PARTITION = flags.DEFINE_string(
 )
 _TIMEOUT_MIN = flags.DEFINE_integer("timeout_min", 24 * 60, "Job time limit, submitit launchers.")
 _GPUS = flags.DEFINE_integer("gpus_per_node", 0, "GPUs per job (--launcher=slurm).")
+_RECORDS = flags.DEFINE_string(
+    "records",
+    None,
+    "A folder of run records (config, summary, metrics of each finished run; no checkpoints): "
+    "runs recorded there count as finished, and each run is recorded there as it finishes. "
+    "Commit it to carry a grid across machines or sessions.",
+)
 _REPORT_ONLY = flags.DEFINE_bool("report_only", False, "Build the report from existing runs only.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Comparison directory (created; resumed).")
 flags.mark_flags_as_required(["config", "workdir"])
@@ -88,8 +100,11 @@ def main(argv):
             _LAUNCHER.value,
             _MAX_STACK.value,
             _SELECT_SEEDS.value,
+            _RECORDS.value,
             **slurm,
         )
+    elif _RECORDS.value:
+        compare.restore_records(_RECORDS.value, workdir)
     paths = compare.report(workdir)
     with open(paths["results.md"]) as f:
         print(f.read())

@@ -28,18 +28,19 @@ never leaves one half-written or destroys the previous one.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import math
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import ml_collections
 import numpy as np
 
 import gruvar
-from gruvar import analysis, runlog, sweep
+from gruvar import analysis, records, runlog, sweep
 from gruvar import config as config_lib
 from gruvar.run import finished_summary
 
@@ -189,21 +190,30 @@ def run(
     launcher: str = "local",
     max_stack: int = 0,
     select_seeds: int = 0,
+    keep: str | None = None,
     **slurm: Any,
 ) -> None:
     """Trains the grid (resuming what exists). With ``select_seeds`` = N > 0 and several
     learning rates, first the first N seeds at every rate, then the other seeds at each
     variant's rate chosen on validation by ``chosen_rates`` (saved in ``chosen_rates.json``).
-    ``learning_rates`` may also map each variant to its own rates."""
+    ``learning_rates`` may also map each variant to its own rates. With ``keep``, a folder of
+    run records (``gruvar.records``), the runs recorded there count as finished here, and each
+    job's finished runs are recorded there as it ends."""
     if select_seeds < 0:
         raise ValueError(f"--select_seeds must be >= 0 (0: no selection), got {select_seeds}.")
     folder = os.path.join(workdir, "submitit")
     fixed = isinstance(learning_rates, Mapping) or len(learning_rates) == 1
+    ended = None
+    if keep:
+        os.makedirs(keep, exist_ok=True)
+        restore_records(keep, workdir)
+        ended = functools.partial(records.save, workdir, keep)
     if fixed or not 0 < select_seeds < len(seeds):
-        launch(plan(configs, seeds, learning_rates, workdir, max_stack), launcher, folder, **slurm)
+        jobs = plan(configs, seeds, learning_rates, workdir, max_stack)
+        launch(jobs, launcher, folder, ended, **slurm)
         return
     first = plan(configs, seeds[:select_seeds], learning_rates, workdir, max_stack)
-    launch(first, launcher, folder, **slurm)
+    launch(first, launcher, folder, ended, **slurm)
     rates = chosen_rates(workdir, list(configs))
     chosen = {"seeds": list(seeds[:select_seeds]), "learning_rates": rates}
     runlog.write_json(os.path.join(workdir, CHOSEN), chosen)
@@ -212,7 +222,7 @@ def run(
     done = [os.path.relpath(d, workdir) for _, dirs in first for d in dirs]
     per_variant = {v: (r,) for v, r in rates.items()}
     rest = plan(configs, seeds[select_seeds:], per_variant, workdir, max_stack, done)
-    launch(rest, launcher, folder, **slurm)
+    launch(rest, launcher, folder, ended, **slurm)
 
 
 def rates_chosen_in(workdir: str, variants: Sequence[str]) -> dict[str, tuple[float]]:
@@ -260,11 +270,19 @@ def run_job(configs: list[ml_collections.ConfigDict], workdirs: list[str]) -> li
     return sweep.train_runs(configs, workdirs)
 
 
-def launch(jobs, launcher: str, folder: str, **slurm: Any) -> None:
+def launch(
+    jobs,
+    launcher: str,
+    folder: str,
+    ended: Callable[[list[str]], Any] | None = None,
+    **slurm: Any,
+) -> None:
     """Runs ``jobs`` in this process (``local``) or as one submitit job each, and waits for
     them: ``slurm`` (``slurm``: submitit's SLURM executor parameters, e.g.
     ``slurm_partition``, ``timeout_min``, ``gpus_per_node``), ``submitit_local`` (one
-    subprocess each) or ``submitit_debug`` (in this process, through submitit)."""
+    subprocess each) or ``submitit_debug`` (in this process, through submitit). ``ended`` is
+    called with each job's run directories once it has ended."""
+    ended = ended or (lambda dirs: None)
     if launcher not in LAUNCHERS:
         raise ValueError(f"Unknown launcher {launcher!r}; choose from {list(LAUNCHERS)}.")
     done = [_done(*job) for job in jobs]
@@ -275,6 +293,7 @@ def launch(jobs, launcher: str, folder: str, **slurm: Any) -> None:
     if launcher == "local":
         for configs, workdirs in pending:
             run_job(configs, workdirs)
+            ended(workdirs)
         return
     import submitit
 
@@ -288,8 +307,17 @@ def launch(jobs, launcher: str, folder: str, **slurm: Any) -> None:
     submitted = [executor.submit(run_job, *job) for job in pending]
     for job, (_, workdirs) in zip(submitted, pending, strict=True):
         print(f"submitted job {job.job_id}: {_where(workdirs)}", flush=True)
-    for job in submitted:
+    for job, (_, workdirs) in zip(submitted, pending, strict=True):
         job.result()  # re-raises a job's error, with its log's path
+        ended(workdirs)
+
+
+def restore_records(keep: str, workdir: str) -> None:
+    """Puts the runs recorded in ``keep`` (``gruvar.records``) into ``workdir``, saying how
+    many."""
+    restored = records.restore(keep, workdir)
+    if restored:
+        print(f"restored {len(restored)} finished run(s) from {keep}", flush=True)
 
 
 def report(workdir: str) -> dict[str, str]:
