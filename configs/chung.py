@@ -88,7 +88,7 @@ On a GPU (not measured here: no GPU was lent) the music runs are bound by the se
 not FLOPs; stack the whole grid in one program (``--max_stack=0``).
 """
 
-from gruvar import cells
+from gruvar import variants
 from gruvar.config import default_config, parse_arg
 
 SETS = ("jsb", "nottingham", "musedata", "pianomidi")
@@ -117,14 +117,8 @@ def paper_nll(name: str, variant: str) -> tuple[float | None, float | None]:
 
 
 def recurrent_params(variant: str, units: int) -> int:
-    shapes = cells.get(variant).param_shapes(KEYS, units)
-    count = 0
-    for shape in shapes.values():
-        size = 1
-        for dim in shape:
-            size *= dim
-        count += size
-    return count
+    """The recurrent layer's parameter count at ``units`` units, on the 88 keys."""
+    return variants.param_count(variant, KEYS, units)
 
 
 def layer_params(variant: str) -> int:
@@ -133,9 +127,13 @@ def layer_params(variant: str) -> int:
 
 
 def matched_units(variant: str) -> int:
-    """Table 1's units, or the hidden size closest to the GRU's recurrent parameter count."""
+    """Table 1's units, or the hidden size closest to the GRU's recurrent parameter count.
+    MUT1 and MUT2 add the input unweighted to the state, so their units are the 88 keys: they
+    cannot be matched (mut1 31,240 and mut2 38,984 recurrent parameters, against 18,630)."""
     if variant in UNITS:
         return UNITS[variant]
+    if getattr(variants.get(variant).family, "needs_square", False):
+        return KEYS
     budget = recurrent_params("gru", UNITS["gru"])
     return min(range(1, 400), key=lambda n: abs(recurrent_params(variant, n) - budget))
 

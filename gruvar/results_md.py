@@ -13,7 +13,9 @@ beside Table 2's train column, and table ``chung_per_song`` their test NLL avera
 (where evaluated ``--by_sequence``) beside Table 2's test column. ``results/baselines/music.csv``
 (``experiments/baselines.py``) fills table ``music_baselines``: the model-free baselines on each
 split. Grids appear in the papers' task order, a task's variants (``nottingham_60epochs``) after
-it, numbers in their names compared by value.
+it, numbers in their names compared by value. ``results/beyond/<task>/results.csv`` fills table
+``beyond_<task>`` (``zoo_md``: every variant against its family's reference), for each task in
+``BEYOND``; a task not yet run gets the header alone.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from collections.abc import Callable, Mapping
 
 import pandas as pd
 
-from gruvar import baselines
-from gruvar.analysis import is_missing, markdown_rule
+from gruvar import baselines, variants, zoo_md
+from gruvar.markdown import integer, is_missing, markdown_rule, mean_std, row
 
 TARGET = 0.05  # the music target: mean test NLL at most 5% above Table 2's
 # The independent anchor: Bai, Kolter & Koltun 2018 (the TCN paper), Table 1, test metric and
@@ -59,14 +61,19 @@ PER_SONG_HEADER = (
 )
 
 TASKS = ("jsb", "nottingham", "musedata", "pianomidi", "imdb", "mnist_row", "mnist_pixel")
+# "Beyond the two papers": one zoo table per task, from results/beyond/<task>/results.csv. The
+# Dey & Salem tasks' recurrent layer: (input width, units), as configs/dey_salem.py builds it.
+BEYOND = ("jsb", "mnist_row", "imdb", "mnist_pixel")
+DEY_WIDTHS = {"mnist_row": (28, 100), "imdb": (128, 128), "mnist_pixel": (1, 100)}
 
 
 Paper = Callable[[str, str], tuple[float | None, float | None]]
 
 
 def render(text: str, results_dir: str, recurrent: Callable[[str], int], paper: Paper) -> str:
-    """``text`` (RESULTS.md) with every table rebuilt from ``results_dir``. ``paper(set,
-    variant)`` is Table 2's (train, test) NLL for a music model (None where it has none)."""
+    """``text`` (RESULTS.md) with every table rebuilt from ``results_dir``. ``recurrent(variant)``
+    is a music model's recurrent parameter count (``configs/chung.py``'s ``layer_params``);
+    ``paper(set, variant)`` is Table 2's (train, test) NLL for it (None where it has none)."""
     chung = os.path.join(results_dir, "chung")
     text = fill(text, "chung", music_table(grids(chung), recurrent))
     refits = grids(chung, "best_metrics.csv")
@@ -74,7 +81,15 @@ def render(text: str, results_dir: str, recurrent: Callable[[str], int], paper: 
     text = fill(text, "chung_per_song", per_song_table(refits, paper))
     music = pd.read_csv(os.path.join(results_dir, "baselines", "music.csv"))
     text = fill(text, "music_baselines", baselines.to_markdown(music))
-    return fill(text, "dey", accuracy_table(grids(os.path.join(results_dir, "dey_salem"))))
+    text = fill(text, "dey", accuracy_table(grids(os.path.join(results_dir, "dey_salem"))))
+    for task in BEYOND:
+        path = os.path.join(results_dir, "beyond", task, "results.csv")
+        count = recurrent if task == "jsb" else _dey_recurrent(*DEY_WIDTHS[task])
+        zoo = zoo_md.header()  # a task not yet run
+        if os.path.exists(path):
+            zoo = zoo_md.zoo_table(pd.read_csv(path), count)
+        text = fill(text, f"beyond_{task}", zoo)
+    return text
 
 
 def grids(paper_dir: str, filename: str = "results.csv") -> dict[str, pd.DataFrame]:
@@ -102,18 +117,18 @@ def music_table(grids: Mapping[str, pd.DataFrame], recurrent: Callable[[str], in
             rel = (r["test_mean"] - r["paper"]) / r["paper"]
             done = not is_missing(rel)  # a variant none of whose runs has finished: no verdict
             rows.append(
-                _row(
+                row(
                     grid,
                     r["variant"],
                     f"{r['paper']:.2f}",
                     _anchor(grid, r["variant"], 1, 2, ""),
-                    _mean_std(r, 1, 3, ""),
-                    _int(r["n"]),
+                    mean_std(r, 1, 3, ""),
+                    integer(r["n"]),
                     *(_against_paper(rel) if done else ("–", "not finished")),
-                    f"{_int(r['params'])} / {recurrent(r['variant']):,}",
+                    f"{integer(r['params'])} / {recurrent(r['variant']):,}",
                     "–" if is_missing(r["learning_rates"]) else r["learning_rates"],
-                    _int(r["steps"]),
-                    _int(r["wall_time_s"], sep=""),
+                    integer(r["steps"]),
+                    integer(r["wall_time_s"], sep=""),
                 )
             )
     return "\n".join(rows)
@@ -131,7 +146,7 @@ def fit_table(grids: Mapping[str, pd.DataFrame], paper: Paper) -> str:
             train, test = nll["train"], nll["test"]
             p_train, p_test = paper(task, variant)
             rows.append(
-                _row(
+                row(
                     grid,
                     variant,
                     _value(p_train, 2),
@@ -158,7 +173,7 @@ def per_song_table(grids: Mapping[str, pd.DataFrame], paper: Paper) -> str:
             p_test = paper(_task(grid), variant)[1]
             rel = None if p_test is None else runs["nll_by_sequence"].mean() / p_test - 1
             rows.append(
-                _row(
+                row(
                     grid,
                     variant,
                     _value(p_test, 2),
@@ -182,18 +197,18 @@ def accuracy_table(grids: Mapping[str, pd.DataFrame]) -> str:
                 vs = f"{(r['test_mean'] - gru) * 100:+.2f} pt"
             paper = "–" if is_missing(r["paper"]) else f"{r['paper'] * 100:.1f}%"
             rows.append(
-                _row(
+                row(
                     grid,
                     r["variant"],
                     paper,
                     _anchor(grid, r["variant"], 100, 1, "%"),
-                    _mean_std(r, 100, 2, "%"),
-                    _int(r["n"]),
+                    mean_std(r, 100, 2, "%"),
+                    integer(r["n"]),
                     vs,
-                    _int(r["params"]),
+                    integer(r["params"]),
                     "–" if is_missing(r["learning_rates"]) else r["learning_rates"],
-                    _int(r["steps"]),
-                    _int(r["wall_time_s"], sep=""),
+                    integer(r["steps"]),
+                    integer(r["wall_time_s"], sep=""),
                 )
             )
     return "\n".join(rows)
@@ -209,6 +224,11 @@ def fill(text: str, name: str, table: str) -> str:
             f"with only table rows between them; found {found}."
         )
     return re.sub(pattern, lambda _: f"<!-- table:{name} -->\n{table}\n<!-- /table -->", text)
+
+
+def _dey_recurrent(in_features: int, features: int) -> Callable[[str], int]:
+    """A variant's recurrent parameter count at a Dey & Salem task's input width and units."""
+    return lambda variant: variants.param_count(variant, in_features, features)
 
 
 def _anchor(grid: str, variant: str, scale: float, digits: int, unit: str) -> str:
@@ -239,22 +259,3 @@ def _value(value, digits: int, signed: bool = False) -> str:
 def _spread(values: pd.Series) -> str:
     text = f"{values.mean():.3f}"
     return text + (f" ± {values.std():.3f}" if len(values) > 1 else "")
-
-
-def _row(*cells) -> str:
-    return "| " + " | ".join(str(c) for c in cells) + " |"
-
-
-def _mean_std(r, scale: float, digits: int, unit: str) -> str:
-    if is_missing(r["test_mean"]):
-        return "–"
-    text = f"{r['test_mean'] * scale:.{digits}f}"
-    if not is_missing(r["test_std"]):
-        text += f" ± {r['test_std'] * scale:.{digits}f}"
-    return text + unit
-
-
-def _int(value, sep: str = ",") -> str:
-    if is_missing(value):
-        return "–"
-    return f"{value:{sep}.0f}"

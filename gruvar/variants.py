@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 
 from gruvar.families import FAMILIES, Family
 from gruvar.fixed_families import FIXED_FAMILIES
@@ -264,6 +265,12 @@ def get(name_or_spec: str | Variant) -> Variant:
     )
 
 
+def param_count(name_or_spec: str | Variant, in_features: int, features: int) -> int:
+    """Parameters in one layer of a variant, with m = in_features inputs and n = features units."""
+    shapes = get(name_or_spec).param_shapes(in_features, features)
+    return sum(math.prod(shape) for shape in shapes.values())
+
+
 @functools.cache
 def _parse(text: str) -> Variant:
     family, _, body = text.partition(":")
@@ -344,4 +351,45 @@ VARIANTS: dict[str, Variant] = {
     "minlstm": variant(
         "lstm", i="xb", f="xb", o="1", c="xb", act="identity", out="identity", norm="if"
     ),
+}
+
+# Each registered variant's paper, as a short citation for tables (README's "Cells as data").
+SOURCES: dict[str, str] = {
+    "gru": "Cho et al. 2014",
+    "gru1": "Dey & Salem 2017",
+    "gru2": "Dey & Salem 2017",
+    "gru3": "Dey & Salem 2017",
+    "gru_reset_after": "cuDNN / Keras form",
+    "tanh": "Elman 1990",
+    "lstm": "Hochreiter & Schmidhuber 1997",
+    "lstm_peephole": "Chung et al. 2014; Greff et al. 2017",
+    "mgu": "Zhou et al. 2016",
+    "mgu1": "Heck & Salem 2017",
+    "mgu2": "Heck & Salem 2017",
+    "mgu3": "Heck & Salem 2017",
+    "lstm1": "Akandeh & Salem 2017",
+    "lstm2": "Akandeh & Salem 2017",
+    "lstm3": "Akandeh & Salem 2017",
+    "lstm4": "Akandeh & Salem 2017",
+    "lstm5": "Akandeh & Salem 2017",
+    "lstm4a": "Akandeh & Salem 2017",
+    "lstm5a": "Akandeh & Salem 2017",
+    "lstm6": "Akandeh & Salem 2017",
+    "lstm10": "Akandeh & Salem 2017",
+    "lstm11": "Akandeh & Salem 2017",
+    "lstm_nig": "Greff et al. 2017",
+    "lstm_nfg": "Greff et al. 2017",
+    "lstm_nog": "Greff et al. 2017",
+    "lstm_niaf": "Greff et al. 2017",
+    "lstm_noaf": "Greff et al. 2017",
+    "lstm_np": "Greff et al. 2017",
+    "lstm_cifg": "Greff et al. 2017",
+    "lstm_fgr": "Greff et al. 2017",
+    "mut1": "Jozefowicz et al. 2015",
+    "mut2": "Jozefowicz et al. 2015",
+    "mut3": "Jozefowicz et al. 2015",
+    "indrnn": "Li et al. 2018",
+    "ligru": "Ravanelli et al. 2018",
+    "mingru": "Feng et al. 2024",
+    "minlstm": "Feng et al. 2024",
 }

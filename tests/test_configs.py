@@ -9,6 +9,7 @@ import pytest
 
 from gruvar import config as config_lib
 from gruvar import data, steps, train
+from gruvar.variants import VARIANTS
 
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))
@@ -31,6 +32,21 @@ def test_chung_configs_validate_and_match_parameter_counts(name, variant):
         assert cfg.paper.test == chung.PAPER_TEST[name][variant]
     else:
         assert cfg.paper.test is None
+
+
+@pytest.mark.parametrize("variant", sorted(set(VARIANTS) - {"mut1", "mut2"}))
+def test_every_registered_variant_gets_the_grus_recurrent_budget_on_jsb(variant):
+    gru = chung.recurrent_params("gru", 46)
+    units = chung.get_config(f"{variant},jsb").model.features
+    assert abs(chung.recurrent_params(variant, units) - gru) / gru < 0.035
+
+
+def test_mut1_and_mut2_cannot_be_matched_and_take_the_88_keys_as_units():
+    for variant in ("mut1", "mut2"):
+        cfg = chung.get_config(f"{variant},jsb")
+        assert cfg.model.features == 88
+        config_lib.validate(cfg)
+        assert chung.recurrent_params(variant, 88) > 1.5 * chung.recurrent_params("gru", 46)
 
 
 def test_config_arguments_take_an_optional_variant_and_known_modifiers():
