@@ -104,7 +104,7 @@ def main(argv):
             **slurm,
         )
     elif _RECORDS.value:
-        compare.restore_records(_RECORDS.value, workdir)
+        compare.sync_records(_RECORDS.value, workdir)
     paths = compare.report(workdir)
     with open(paths["results.md"]) as f:
         print(f.read())

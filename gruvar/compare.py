@@ -206,7 +206,7 @@ def run(
     ended = None
     if keep:
         os.makedirs(keep, exist_ok=True)
-        restore_records(keep, workdir)
+        sync_records(keep, workdir)
         ended = functools.partial(records.save, workdir, keep)
     if fixed or not 0 < select_seeds < len(seeds):
         jobs = plan(configs, seeds, learning_rates, workdir, max_stack)
@@ -312,12 +312,15 @@ def launch(
         ended(workdirs)
 
 
-def restore_records(keep: str, workdir: str) -> None:
-    """Puts the runs recorded in ``keep`` (``gruvar.records``) into ``workdir``, saying how
-    many."""
+def sync_records(keep: str, workdir: str) -> None:
+    """Puts the runs recorded in ``keep`` (``gruvar.records``) into ``workdir`` and records
+    the workdir's finished runs there, saying how many of each."""
     restored = records.restore(keep, workdir)
     if restored:
         print(f"restored {len(restored)} finished run(s) from {keep}", flush=True)
+    saved = records.save(workdir, keep)
+    if saved:
+        print(f"recorded {len(saved)} finished run(s) in {keep}", flush=True)
 
 
 def report(workdir: str) -> dict[str, str]:

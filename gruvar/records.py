@@ -16,12 +16,12 @@ import filecmp
 import os
 import shutil
 
+from gruvar import analysis, runlog
+
 # summary.json last: a directory without it is no record (nor a finished run), so a copy cut
 # short by a kill leaves none.
 FILES = ("config.json", "metrics.jsonl", "summary.json")
-# The comparison's own files: the runs its grid expects (so a report names those missing) and
-# the learning rates it chose.
-GRID_FILES = ("grid.json", "chosen_rates.json")
+GRID = "grid.json"  # the runs a comparison expects, so its report names those missing
 
 
 def finished(root: str) -> list[str]:
@@ -35,18 +35,18 @@ def finished(root: str) -> list[str]:
 
 def save(workdir: str, records: str, runs: list[str] | None = None) -> list[str]:
     """Copies the record of every finished run under ``workdir`` (or of those of ``runs``,
-    run directories, that have finished) into ``records``, with the comparison's grid.json and
-    chosen_rates.json; returns the runs it wrote (a record already equal to the run's files is
-    left alone)."""
+    run directories, that have finished) into ``records``, and adds the runs of the
+    workdir's grid.json to the records' (so one folder can gather several comparisons);
+    returns the runs it wrote (a record already equal to the run's files is left alone)."""
     names = finished(workdir)
     if runs is not None:
         wanted = {os.path.relpath(r, workdir) for r in runs}
         names = [n for n in names if n in wanted]
-    for file in GRID_FILES:
-        source, target = os.path.join(workdir, file), os.path.join(records, file)
-        if os.path.exists(source) and not _same_file(source, target):
-            os.makedirs(records, exist_ok=True)
-            _copy(source, target)
+    os.makedirs(records, exist_ok=True)
+    expected = analysis.expected_runs(records) or []
+    added = [r for r in analysis.expected_runs(workdir) or [] if r not in expected]
+    if added:
+        runlog.write_json(os.path.join(records, GRID), {"runs": expected + added})
     written = []
     for name in names:
         source, target = os.path.join(workdir, name), os.path.join(records, name)
@@ -61,7 +61,7 @@ def save(workdir: str, records: str, runs: list[str] | None = None) -> list[str]
 
 def restore(records: str, workdir: str) -> list[str]:
     """Copies every record in ``records`` into ``workdir`` where that run is not there yet
-    (and grid.json, chosen_rates.json where the workdir has none); returns the runs restored.
+    (and the records' grid.json where the workdir has none); returns the runs restored.
     A record missing a file, or a workdir holding an unfinished run (anything beyond a record's
     files: checkpoints, a lock, ...) where a record says it finished, is a ValueError that says
     what to do; nothing is copied then. A restore cut short (some record files, no
@@ -91,10 +91,9 @@ def restore(records: str, workdir: str) -> list[str]:
             )
         todo.append(name)
     os.makedirs(workdir, exist_ok=True)
-    for file in GRID_FILES:
-        source, target = os.path.join(records, file), os.path.join(workdir, file)
-        if os.path.exists(source) and not os.path.exists(target):
-            _copy(source, target)
+    grid = os.path.join(records, GRID)
+    if os.path.exists(grid) and not os.path.exists(os.path.join(workdir, GRID)):
+        _copy(grid, os.path.join(workdir, GRID))
     for name in todo:
         os.makedirs(os.path.join(workdir, name), exist_ok=True)
         for file in FILES:

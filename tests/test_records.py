@@ -1,5 +1,6 @@
 """Run records: a grid carried to a new workdir through its finished runs' small files."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -10,7 +11,7 @@ import pytest
 from test_compare import write_run
 from test_train import ROOT
 
-from gruvar import records
+from gruvar import analysis, records
 
 GRID = [
     "--config=configs/synthetic.py:parity,smoke",
@@ -46,7 +47,10 @@ def trained(workdir):
 
 def test_a_grid_goes_on_in_a_new_workdir_from_its_records_and_trains_only_the_rest(tmp_path):
     keep = tmp_path / "records"
-    compare_cli(tmp_path / "first", f"--records={keep}")
+    compare_cli(tmp_path / "first")
+    # Runs that finished before --records was given are recorded by the next command.
+    kept = compare_cli(tmp_path / "first", f"--records={keep}")
+    assert "recorded 2 finished run(s)" in kept.stdout and "done, skipped" in kept.stdout
     runs = recorded(tmp_path / "first")
     assert runs == ["gru/seed0_lr0.01", "gru/seed1_lr0.01"] and recorded(keep) == runs
     for run in runs:  # the three small files, never the checkpoints
@@ -118,3 +122,22 @@ def test_a_damaged_record_or_an_unfinished_run_in_its_place_is_a_clear_error(tmp
         records.restore(str(keep), str(work))
     with pytest.raises(FileNotFoundError, match="is not a folder"):
         records.restore(str(tmp_path / "nowhere"), str(work))
+
+
+def test_one_records_folder_gathers_several_comparisons_and_their_grids(tmp_path):
+    keep = str(tmp_path / "keep")
+    for work, variant in (("a", "gru"), ("b", "tanh")):
+        write_run(tmp_path / work, f"{variant}/seed0_lr0.1", variant, 0, 0.1, [(1, 0.7, 0.6)])
+        grid = {"runs": [f"{variant}/seed0_lr0.1", f"{variant}/seed1_lr0.1"]}
+        (tmp_path / work / "grid.json").write_text(json.dumps(grid))
+        assert records.save(str(tmp_path / work), keep) == [f"{variant}/seed0_lr0.1"]
+    assert recorded(keep) == ["gru/seed0_lr0.1", "tanh/seed0_lr0.1"]
+
+    # A new workdir gets both comparisons' runs, and a report that names what is missing.
+    new = str(tmp_path / "new")
+    assert records.restore(keep, new) == ["gru/seed0_lr0.1", "tanh/seed0_lr0.1"]
+    table = analysis.summarize(analysis.load_runs(new), analysis.expected_runs(new))
+    assert dict(zip(table["variant"], table["missing"], strict=True)) == {
+        "gru": "gru/seed1_lr0.1",
+        "tanh": "tanh/seed1_lr0.1",
+    }
