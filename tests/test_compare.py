@@ -21,9 +21,9 @@ GRID = [
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def compare_cli(workdir, *extra):
+def compare_cli(workdir, *extra, grid=GRID):
     return subprocess.run(
-        [sys.executable, "experiments/compare.py", *GRID, f"--workdir={workdir}", *extra],
+        [sys.executable, "experiments/compare.py", *grid, f"--workdir={workdir}", *extra],
         cwd=ROOT,
         check=True,
         capture_output=True,

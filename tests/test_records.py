@@ -4,12 +4,11 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 
 import pandas as pd
 import pytest
+import test_compare
 from test_compare import write_run
-from test_train import ROOT
 
 from gruvar import analysis, records
 
@@ -23,13 +22,7 @@ GRID = [
 
 
 def compare_cli(workdir, *extra):
-    return subprocess.run(
-        [sys.executable, "experiments/compare.py", *GRID, f"--workdir={workdir}", *extra],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
+    return test_compare.compare_cli(workdir, *extra, grid=GRID)
 
 
 def recorded(root):
