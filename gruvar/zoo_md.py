@@ -49,9 +49,11 @@ def zoo_table(table: pd.DataFrame, recurrent: Callable[[str], int]) -> str:
     records = {r["variant"]: r for r in table.to_dict("records")}
     first = [v for v in REFERENCES if v in records]
     rows = [header()]
+    # A variant with no finished run has no metric of its own: the grid's metric stands in.
+    metric = next((m for m in table["metric"] if not is_missing(m)), "accuracy")
     for name in first + [v for v in records if v not in first]:
-        r = records[name]
-        scale, digits, unit, _ = _format(r["metric"])
+        r = records[name] | {"metric": metric}
+        scale, digits, unit, _ = _format(metric)
         ref = reference(name)
         rows.append(
             row(
