@@ -7,10 +7,10 @@
         --variants=gru,gru1,gru2,gru3,lstm,tanh --learning_rates=1e-3,1e-4 --seeds=3 \\
         --workdir=results/dey_salem/mnist_row
     # Pixel-wise MNIST, the paper's table at the TCN paper's 10-epoch budget (CPU-hours, in the
-    # background; each variant's two rates stacked), then seeds 1-2 at each chosen rate:
+    # background; one variant per process, its two rates stacked, finished runs recorded):
     python experiments/compare.py --config=configs/dey_salem.py:mnist_pixel \\
-        --config.train.num_epochs=10 --variants=gru3,gru,gru1,gru2 \\
-        --learning_rates=1e-3,1e-4 --seeds=1 --max_stack=2 --workdir=<runs>/mnist_pixel_10epochs
+        --config.train.num_epochs=10 --variants=gru1 --learning_rates=1e-3,1e-4 --seeds=1 \\
+        --max_stack=2 --records=results/dey_salem/mnist_pixel_10epochs/runs --workdir=<runs>/gru1
     # (the same with --seeds=3 --select_seeds=1 adds seeds 1 and 2)
     # The GRU3 claim (Fig. 3): lr 1e-4, 100 epochs (its metrics.jsonl also gives epoch 10):
     python experiments/compare.py --config=configs/dey_salem.py:mnist_pixel \\
@@ -48,12 +48,14 @@ music runs: mnist_row 10 epochs, imdb 5, mnist_pixel 10 epochs on 5,000 training
 ``smoke`` shrinks everything for tests.
 
 Wall time on the 2-core CPU: mnist_row about 10 s per epoch (100 epochs: ~17 minutes), imdb
-about 15 s per epoch. mnist_pixel is CPU-hours, not a GPU job: gru3 took 83-95 s per full
-epoch, evaluation included, beside one other job on the two cores (measured 2026-12-02; up to
-3x that with more jobs competing), so 100 epochs take ~2.5 hours; a gru step costs ~2.7x
-gru3's (benchmarks/README.md: 84 against 31 ms), ~3.5 minutes an epoch, ~35 minutes for the
-10-epoch budget. On a GPU: not measured (no GPU lent; benchmarks/accelerator.py times an
-epoch when one is).
+about 15 s per epoch. mnist_pixel is CPU-hours, not a GPU job, and this VM's speed varies about
+2x between days (every model in ``benchmarks/recurrence.py`` took twice as long on 2026-12-02 as
+in the 2026-11-26 table). Measured: gru3 83-95 s per full epoch beside one other job on a fast
+day (100 epochs ~2.5 hours), 81 ms a step alone on a slow one (100 epochs ~4 hours, more than
+one 3-hour session); gru at both rates stacked, 10 epochs, 7,461 s beside a second job on the
+slow day. A run that cannot finish within a session is lost with it: use ``--records`` (finished
+runs are kept) and one variant per process. On a GPU: not measured (no GPU lent;
+benchmarks/accelerator.py times an epoch when one is).
 """
 
 from gruvar.config import default_config, parse_arg
