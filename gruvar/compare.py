@@ -346,13 +346,11 @@ def report(workdir: str) -> dict[str, str]:
 
 def diverged(workdir: str) -> list[str]:
     """The runs under ``workdir`` whose summary.json says they diverged (paths relative to it)."""
-    found = []
-    for directory, _, files in sorted(os.walk(workdir)):
-        if "summary.json" in files:
-            summary = runlog.read_json(os.path.join(directory, "summary.json"), analysis.REWRITE)
-            if summary.get("status") == "diverged":
-                found.append(os.path.relpath(directory, workdir))
-    return found
+    summaries = {
+        run: runlog.read_json(os.path.join(workdir, run, "summary.json"), analysis.REWRITE)
+        for run in records.finished(workdir)
+    }
+    return [run for run, summary in summaries.items() if summary.get("status") == "diverged"]
 
 
 def _done(configs: list[ml_collections.ConfigDict], workdirs: list[str]) -> bool:

@@ -25,7 +25,8 @@ GRID = "grid.json"  # the runs a comparison expects, so its report names those m
 
 
 def finished(root: str) -> list[str]:
-    """The finished runs under ``root`` (directories holding summary.json), relative to it."""
+    """The finished runs under ``root`` (directories holding summary.json and config.json),
+    relative to it."""
     found = []
     for directory, _, files in sorted(os.walk(root)):
         if "summary.json" in files and "config.json" in files:
