@@ -1,10 +1,11 @@
-"""The zoo table of one task: every variant of a comparison against its family's reference.
+"""The zoo table of one task: every variant against the base model of its paper.
 
     table = zoo_table(pd.read_csv("results/beyond/jsb/results.csv"), recurrent)
 
 A row per variant of the grid's ``results.csv`` (``analysis.summarize``'s columns): its paper
 (``variants.SOURCES``), parameters (all / the recurrent layer's, ``recurrent(variant)``), test
-mean ± std over seeds, and Δ, its mean minus its family reference's (``reference``) with the
+mean ± std over seeds, and Δ, its mean minus its reference's (``reference``: the base model
+of its paper, e.g. Greff et al.'s vanilla LSTM for their variants) with the
 standard error of that difference, SE = sqrt(s_a²/n_a + s_b²/n_b) (s the seeds' sample std).
 A Δ larger than 2 SE either way ends in ``†``. Where either side has fewer than 2 seeds there is
 no SE: Δ stands alone, unmarked. Accuracy is in percent (Δ in percentage points, ``pt``), NLL in
@@ -23,19 +24,24 @@ from gruvar.markdown import integer, is_missing, markdown_rule, mean_std, row
 
 HEADER = (
     "| variant | paper | params (all / recurrent) | ours: test, mean ± std | n "
-    "| Δ vs family reference | lr (chosen on validation) | wall time per run (s) |"
+    "| Δ vs reference | lr (chosen on validation) | wall time per run (s) |"
 )
-REFERENCES = ("gru", "lstm_peephole")
+REFERENCES = ("gru", "lstm_peephole", "lstm")
 # metric: (scale, digits, unit of the test mean, unit of Δ)
 FORMATS = {"accuracy": (100, 2, "%", " pt"), "nll": (1, 3, "", "")}
 
 
-def reference(variant: str) -> str:
-    """The variant ``variant`` is measured against: Greff et al.'s vanilla LSTM
-    (``lstm_peephole``) for the LSTM family (FGR and minLSTM included), GRU (``gru``) for
-    every other cell (GRU, MGU, MUT, Li-GRU, minGRU, IndRNN, tanh, ...)."""
-    family = variants.get(variant).family.name
-    return "lstm_peephole" if family in ("lstm", "fgr") else "gru"
+def reference(variant: str, present=REFERENCES) -> str:
+    """The variant ``variant`` is measured against, the base model of its own paper: Greff et
+    al.'s vanilla LSTM (``lstm_peephole``) for their variants, the plain ``lstm`` for every other
+    LSTM-family cell (Akandeh & Salem's slim LSTMs compare against it, and so does minLSTM),
+    ``gru`` for every other cell (GRU, MGU, MUT, Li-GRU, minGRU, IndRNN, tanh, ...). Where the
+    grid (``present``) lacks that LSTM, the other one stands in."""
+    if variants.get(variant).family.name not in ("lstm", "fgr"):
+        return "gru"
+    greff = "Greff" in variants.SOURCES.get(variant, "")
+    first, other = ("lstm_peephole", "lstm") if greff else ("lstm", "lstm_peephole")
+    return first if first in present or other not in present else other
 
 
 def header() -> str:
@@ -47,14 +53,15 @@ def zoo_table(table: pd.DataFrame, recurrent: Callable[[str], int]) -> str:
     """The zoo table of one grid's ``results.csv``; ``recurrent(variant)`` is the recurrent
     layer's parameter count at the task's input width and units."""
     records = {r["variant"]: r for r in table.to_dict("records")}
-    first = [v for v in REFERENCES if v in records]
+    used = {reference(v, records) for v in records}
+    first = [v for v in REFERENCES if v in used and v in records]
     rows = [header()]
     # A variant with no finished run has no metric of its own: the grid's metric stands in.
     metric = next((m for m in table["metric"] if not is_missing(m)), "accuracy")
     for name in first + [v for v in records if v not in first]:
         r = records[name] | {"metric": metric}
         scale, digits, unit, _ = _format(metric)
-        ref = reference(name)
+        ref = reference(name, records)
         rows.append(
             row(
                 name,

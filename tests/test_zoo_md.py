@@ -1,4 +1,4 @@
-"""The zoo tables ("Beyond the two papers"): each variant against its family's reference."""
+"""The zoo tables ("Beyond the two papers"): each variant against the base model of its paper."""
 
 import math
 import re
@@ -34,7 +34,7 @@ def table_rows(frame, recurrent=lambda v: 7) -> dict[str, list[str]]:
     return {cells(r)[0]: cells(r) for r in rows[2:]}
 
 
-DELTA = 5  # the column of Δ vs family reference
+DELTA = 5  # the column of Δ vs reference
 
 
 def test_delta_is_the_difference_of_means_with_its_standard_error():
@@ -70,9 +70,9 @@ def test_one_seed_on_either_side_gives_delta_without_se_or_mark():
 
 
 def test_a_missing_reference_or_unfinished_variant_shows_a_dash():
-    frame = grid([("gru", 0.98, 0.003, 3), ("lstm", 0.97, 0.003, 3), ("mgu", np.nan, np.nan, 0)])
+    frame = grid([("gru", 0.98, 0.003, 3), ("lstm2", 0.97, 0.003, 3), ("mgu", np.nan, np.nan, 0)])
     rows = table_rows(frame)
-    assert rows["lstm"][DELTA] == "–", "no lstm_peephole in the grid"
+    assert rows["lstm2"][DELTA] == "–", "neither lstm nor lstm_peephole in the grid"
     assert rows["mgu"][3:6] == ["–", "0", "–"]
     # As compare writes it: a variant with no finished run has no metric either.
     frame = grid([("gru", 8.46, np.nan, 1), ("mgu", np.nan, np.nan, 0)], metric="nll")
@@ -91,14 +91,36 @@ def test_accuracy_in_percent_and_nll_in_nats():
 
 def test_the_references_come_first_then_the_csv_order():
     frame = grid([(v, 0.9, 0.01, 3) for v in ["mgu", "lstm", "lstm_peephole", "tanh", "gru"]])
-    assert list(table_rows(frame)) == ["gru", "lstm_peephole", "mgu", "lstm", "tanh"]
+    assert list(table_rows(frame)) == ["gru", "lstm_peephole", "lstm", "mgu", "tanh"]
 
 
-def test_each_family_has_its_reference():
-    lstm_family = ["lstm", "lstm_peephole", "lstm3", "lstm_cifg", "lstm_fgr", "minlstm", "lstm:xhb"]
+def test_each_variant_is_measured_against_the_base_model_of_its_paper():
+    greff = ["lstm_peephole", "lstm_nig", "lstm_nfg", "lstm_np", "lstm_cifg", "lstm_fgr"]
+    other_lstms = ["lstm", "lstm1", "lstm3", "lstm4a", "lstm11", "minlstm", "lstm:xhb"]
     others = ["gru", "gru3", "mgu", "mut1", "ligru", "mingru", "indrnn", "tanh", "gru:z=hb"]
-    assert {zoo_md.reference(v) for v in lstm_family} == {"lstm_peephole"}
-    assert {zoo_md.reference(v) for v in others} == {"gru"}
+    both = ("gru", "lstm", "lstm_peephole")
+    assert {zoo_md.reference(v, both) for v in greff} == {"lstm_peephole"}
+    assert {zoo_md.reference(v, both) for v in other_lstms} == {"lstm"}
+    assert {zoo_md.reference(v, both) for v in others} == {"gru"}
+    # A grid with one of the two LSTMs measures the whole family against it.
+    assert {zoo_md.reference(v, ("gru", "lstm")) for v in greff + other_lstms} == {"lstm"}
+    peephole_only = ("gru", "lstm_peephole")
+    assert {zoo_md.reference(v, peephole_only) for v in greff + other_lstms} == {"lstm_peephole"}
+
+
+def test_deltas_use_the_reference_of_each_paper():
+    frame = grid(
+        [
+            ("lstm_peephole", 0.97, np.nan, 1),
+            ("lstm", 0.95, np.nan, 1),
+            ("lstm_nfg", 0.96, np.nan, 1),
+            ("lstm1", 0.94, np.nan, 1),
+        ]
+    )
+    rows = table_rows(frame)
+    assert rows["lstm_nfg"][DELTA] == "-1.00 pt", "Greff's NFG against lstm_peephole"
+    assert rows["lstm1"][DELTA] == "-1.00 pt", "Akandeh & Salem's LSTM1 against lstm"
+    assert rows["lstm"][DELTA] == rows["lstm_peephole"][DELTA] == "ref"
 
 
 def test_paper_params_lr_and_wall_time_columns():
