@@ -150,7 +150,7 @@ def block(text: str, name: str) -> list[str]:
     return re.search(rf"<!-- table:{name} -->\n(.*?)<!-- /table -->", text, re.S)[1].splitlines()
 
 
-def test_render_fills_a_task_from_results_beyond_and_leaves_the_others_as_headers(tmp_path):
+def test_render_fills_the_zoo_tables_from_results_beyond_and_the_same_protocol_grids(tmp_path):
     for paper in ("chung", "dey_salem", "baselines"):
         (tmp_path / paper).symlink_to(ROOT / "results" / paper)
     (tmp_path / "beyond" / "jsb").mkdir(parents=True)
@@ -164,6 +164,27 @@ def test_render_fills_a_task_from_results_beyond_and_leaves_the_others_as_header
     assert cells(jsb[2])[2] == "22,766 / 18,630"
     assert [cells(r)[5] for r in jsb[2:4]] == ["ref", "ref"]
     assert cells(jsb[4])[5].endswith(" †"), "tanh: +0.155 NLL, SE 0.016"
-    for task in ("mnist_row", "imdb", "mnist_pixel"):
-        assert block(rebuilt, f"beyond_{task}") == zoo_md.header().splitlines()
-    assert rebuilt.replace("\n".join(jsb[2:]) + "\n", "", 1) == text, "only the JSB table changed"
+    for task, grid_dir in results_md.SAME_PROTOCOL.items():
+        same = pd.read_csv(ROOT / "results" / grid_dir / "results.csv")
+        rows = block(rebuilt, f"beyond_{task}")[2:]
+        assert sorted(cells(r)[0] for r in rows) == sorted(same["variant"]), task
+    emptied = rebuilt
+    for task in results_md.BEYOND:
+        emptied = results_md.fill(emptied, f"beyond_{task}", zoo_md.header())
+    assert emptied == text, "only the zoo tables changed"
+
+
+def test_a_zoo_grid_joins_the_same_protocol_grid_and_its_own_rows_win(tmp_path):
+    assert results_md.zoo_grid(str(tmp_path), "mnist_row") is None, "a task not yet run"
+    (tmp_path / "dey_salem" / "mnist_row").mkdir(parents=True)
+    dey = grid([("gru", 0.98, 0.003, 3), ("gru1", 0.97, 0.004, 3)])
+    dey.to_csv(tmp_path / "dey_salem/mnist_row/results.csv", index=False)
+    alone = results_md.zoo_grid(str(tmp_path), "mnist_row")
+    assert list(alone["variant"]) == ["gru", "gru1"]
+    (tmp_path / "beyond" / "mnist_row").mkdir(parents=True)
+    own = grid([("gru1", 0.5, 0.1, 3), ("lstm1", 0.9, 0.01, 3)])
+    own.to_csv(tmp_path / "beyond/mnist_row/results.csv", index=False)
+    joined = results_md.zoo_grid(str(tmp_path), "mnist_row")
+    assert list(joined["variant"]) == ["gru", "gru1", "lstm1"]
+    assert joined.set_index("variant").loc["gru1", "test_mean"] == 0.5, "the zoo's own run wins"
+    assert results_md.zoo_grid(str(tmp_path), "imdb") is None
