@@ -13,9 +13,10 @@ beside Table 2's train column, and table ``chung_per_song`` their test NLL avera
 (where evaluated ``--by_sequence``) beside Table 2's test column. ``results/baselines/music.csv``
 (``experiments/baselines.py``) fills table ``music_baselines``: the model-free baselines on each
 split. Grids appear in the papers' task order, a task's variants (``nottingham_60epochs``) after
-it, numbers in their names compared by value. ``results/beyond/<task>/results.csv`` fills table
-``beyond_<task>`` (``zoo_md``: every variant against the base model of its paper), for each task in
-``BEYOND``; a task not yet run gets the header alone.
+it, numbers in their names compared by value. ``results/beyond/<task>/results.csv``, with the
+Dey & Salem grid run under the same protocol (``SAME_PROTOCOL``), fills table ``beyond_<task>``
+(``zoo_md``: every variant against the base model of its paper), for each task in ``BEYOND``; a
+task not yet run gets the header alone.
 """
 
 from __future__ import annotations
