@@ -55,8 +55,8 @@ day (100 epochs ~2.5 hours), 81 ms a step alone on a slow one (100 epochs ~4 hou
 one 3-hour session); gru at both rates stacked, 10 epochs, 7,461 s beside a second job on the
 slow day; gru3 the same, 3,298 s on one core pinned with XLA single-threaded beside a second
 such job (README, "Two long jobs on a small CPU"). A run that cannot finish within a session is
-lost with it: use ``--records`` (finished runs are kept) and one variant per process. On a GPU: not measured (no GPU lent;
-benchmarks/accelerator.py times an epoch when one is).
+lost with it: use ``--records`` (finished runs are kept) and one variant per process. On a GPU:
+not measured (no GPU lent; benchmarks/accelerator.py times an epoch when one is).
 """
 
 from gruvar.config import default_config, parse_arg

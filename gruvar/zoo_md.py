@@ -53,15 +53,15 @@ def zoo_table(table: pd.DataFrame, recurrent: Callable[[str], int]) -> str:
     """The zoo table of one grid's ``results.csv``; ``recurrent(variant)`` is the recurrent
     layer's parameter count at the task's input width and units."""
     records = {r["variant"]: r for r in table.to_dict("records")}
-    used = {reference(v, records) for v in records}
-    first = [v for v in REFERENCES if v in used and v in records]
+    refs = {v: reference(v, records) for v in records}
+    first = [v for v in REFERENCES if v in refs.values() and v in records]
     rows = [header()]
     # A variant with no finished run has no metric of its own: the grid's metric stands in.
     metric = next((m for m in table["metric"] if not is_missing(m)), "accuracy")
     for name in first + [v for v in records if v not in first]:
         r = records[name] | {"metric": metric}
         scale, digits, unit, _ = _format(metric)
-        ref = reference(name, records)
+        ref = refs[name]
         rows.append(
             row(
                 name,
