@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-import accelerator  # noqa: E402
+import epoch  # noqa: E402
 import report  # noqa: E402
 
 PARTS = ["environment", "numerics", "recurrence", "sweep", "mnist_epoch"]
@@ -102,7 +102,7 @@ def test_an_epoch_stopped_at_its_budget_projects_from_its_last_logged_step(tmp_p
     killed_mid_line = '{"split": "train", "st'
     metrics.write_text("".join(json.dumps(r) + "\n" for r in logged) + killed_mid_line)
     part = report.Part("mnist_epoch", 1)
-    accelerator.stopped_epoch(part, metrics, wall=61.0)
+    epoch.stopped_epoch(part, metrics, wall=61.0)
     assert part.figures == {
         "stopped_at_step": 400,
         "steps_per_epoch": 1718,
@@ -112,5 +112,5 @@ def test_an_epoch_stopped_at_its_budget_projects_from_its_last_logged_step(tmp_p
     assert "step 400 of 1718" in part.lines[-1]
 
     nothing_yet = report.Part("mnist_epoch", 1)
-    accelerator.stopped_epoch(nothing_yet, tmp_path / "absent.jsonl", wall=61.0)
+    epoch.stopped_epoch(nothing_yet, tmp_path / "absent.jsonl", wall=61.0)
     assert nothing_yet.figures == {} and "before the first logged step" in nothing_yet.lines[-1]
