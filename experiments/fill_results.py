@@ -1,4 +1,5 @@
-"""Rewrite RESULTS.md's tables from the committed results/<paper>/<grid>/results.csv files.
+"""Rewrite RESULTS.md's tables from the committed results/<paper>/<grid>/results.csv files, and
+draw the zoo's plots (results/beyond/<task>/zoo_vs_params.png) from the same rows.
 
 python experiments/fill_results.py        # after copying a grid's evidence into results/
 
@@ -11,7 +12,7 @@ import os
 from absl import app, flags
 
 from gruvar import cli
-from gruvar.results_md import render
+from gruvar.results_md import render, zoo_plots
 
 _RESULTS = flags.DEFINE_string("results_dir", "results", "Where the grids' evidence lies.")
 _RESULTS_MD = flags.DEFINE_string("results_md", "RESULTS.md", "The file whose tables to rewrite.")
@@ -35,6 +36,8 @@ def main(argv):
     with open(_RESULTS_MD.value, "w") as f:
         f.write(text)
     print(f"{_RESULTS_MD.value}: tables rewritten from {_RESULTS.value}/*/*/results.csv.")
+    for path in zoo_plots(_RESULTS.value):
+        print(f"{path}: drawn")
 
 
 if __name__ == "__main__":

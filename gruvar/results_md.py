@@ -16,7 +16,8 @@ split. Grids appear in the papers' task order, a task's variants (``nottingham_6
 it, numbers in their names compared by value. ``results/beyond/<task>/results.csv``, with the
 Dey & Salem grid run under the same protocol (``SAME_PROTOCOL``), fills table ``beyond_<task>``
 (``zoo_md``: every variant against the base model of its paper), for each task in ``BEYOND``; a
-task not yet run gets the header alone.
+task not yet run gets the header alone. ``zoo_plots`` draws the same rows, test metric against
+parameter count, into ``results/beyond/<task>/zoo_vs_params.png``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from collections.abc import Callable, Mapping
 
 import pandas as pd
 
-from gruvar import baselines, variants, zoo_md
+from gruvar import analysis, baselines, variants, zoo_md
 from gruvar.markdown import integer, is_missing, markdown_rule, mean_std, row
 
 TARGET = 0.05  # the music target: mean test NLL at most 5% above Table 2's
@@ -110,6 +111,21 @@ def zoo_grid(results_dir: str, task: str) -> pd.DataFrame | None:
         same = same[~same["variant"].isin(own["variant"])]
     frames = [f for f in (same, own) if f is not None]
     return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def zoo_plots(results_dir: str) -> list[str]:
+    """For each task of ``BEYOND`` that has rows (``zoo_grid``), every variant's test metric
+    (mean ± std over seeds) against its parameter count, drawn into
+    ``results_dir/beyond/<task>/zoo_vs_params.png``; the paths written."""
+    written = []
+    for task in BEYOND:
+        table = zoo_grid(results_dir, task)
+        if table is not None:
+            folder = os.path.join(results_dir, "beyond", task)
+            os.makedirs(folder, exist_ok=True)
+            path = os.path.join(folder, "zoo_vs_params.png")
+            written.append(analysis.test_vs_params(table, path))
+    return written
 
 
 def _read_csv(path: str) -> pd.DataFrame | None:

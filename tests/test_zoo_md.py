@@ -188,3 +188,26 @@ def test_a_zoo_grid_joins_the_same_protocol_grid_and_its_own_rows_win(tmp_path):
     assert list(joined["variant"]) == ["gru", "gru1", "lstm1"]
     assert joined.set_index("variant").loc["gru1", "test_mean"] == 0.5, "the zoo's own run wins"
     assert results_md.zoo_grid(str(tmp_path), "imdb") is None
+
+
+def test_zoo_plots_draw_each_run_task_from_its_joined_rows(tmp_path, monkeypatch):
+    (tmp_path / "dey_salem" / "mnist_row").mkdir(parents=True)
+    grid([("gru", 0.98, 0.003, 3)]).to_csv(
+        tmp_path / "dey_salem/mnist_row/results.csv", index=False
+    )
+    (tmp_path / "beyond" / "mnist_row").mkdir(parents=True)
+    own = grid([("lstm1", 0.97, 0.01, 3), ("mgu", 0.96, float("nan"), 1)])
+    own.to_csv(tmp_path / "beyond/mnist_row/results.csv", index=False)
+    drawn = {}
+    real = results_md.analysis.test_vs_params
+
+    def spy(table, path):
+        drawn[path] = list(table["variant"])
+        return real(table, path)
+
+    monkeypatch.setattr(results_md.analysis, "test_vs_params", spy)
+    written = results_md.zoo_plots(str(tmp_path))
+    png = str(tmp_path / "beyond" / "mnist_row" / "zoo_vs_params.png")
+    assert written == [png], "only the task with rows is drawn"
+    assert drawn == {png: ["gru", "lstm1", "mgu"]}, "the Dey & Salem rows join the zoo's own"
+    assert Path(png).read_bytes()[:4] == b"\x89PNG"
