@@ -14,15 +14,17 @@ missing data) is one line on stderr and exit status 1, before anything trains; s
 comparison with a diverged run, after its report.
 
 A grid longer than one session or machine: ``--records=<folder>`` keeps each finished run's
-config.json, summary.json and metrics.jsonl there (small; commit them), and a later command
-with the same flags in a new --workdir counts them as finished and trains only the rest
-(``gruvar.records``). ``--report_only --records=<folder>`` rebuilds the report from them alone.
+config.json, summary.json and metrics.jsonl there, and each unfinished run's resume state
+(small; commit them), and a later command with the same flags in a new --workdir counts the
+finished runs, resumes the unfinished ones from their state and trains only the rest
+(``gruvar.records``). ``--report_only --records=<folder>`` rebuilds the report from them alone
+(every recorded variant, or those of --variants; each record is checked against the config).
 """
 
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from gruvar import cli, compare, hugepages
+from gruvar import cli, compare, hugepages, records
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Task config file:argument (e.g. configs/chung.py:jsb).", lock_config=True
@@ -57,9 +59,10 @@ _GPUS = flags.DEFINE_integer("gpus_per_node", 0, "GPUs per job (--launcher=slurm
 _RECORDS = flags.DEFINE_string(
     "records",
     None,
-    "A folder of run records (config, summary, metrics of each finished run; no checkpoints): "
-    "runs recorded there count as finished, and each run is recorded there as it finishes. "
-    "Commit it to carry a grid across machines or sessions.",
+    "A folder of run records (config, summary, metrics of each finished run, and an unfinished "
+    "run's resume state; no checkpoints): recorded runs count as finished, unfinished ones "
+    "resume from their state, and each run is recorded there as it trains. Commit it to carry "
+    "a grid across machines or sessions.",
 )
 _REPORT_ONLY = flags.DEFINE_bool("report_only", False, "Build the report from existing runs only.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Comparison directory (created; resumed).")
@@ -71,12 +74,20 @@ def main(argv):
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     logging.set_verbosity(logging.WARNING)
     workdir = _WORKDIR.value
-    if not _REPORT_ONLY.value:
-        path, _, arg = flags.FLAGS["config"].config_filename.partition(":")
-        base = _CONFIG.value
-        overrides = config_flags.get_override_values(flags.FLAGS["config"])
-        variants = compare.variant_list(_VARIANTS.value or [base.model.variant])
-        configs = {v: compare.variant_config(path, arg, v, overrides) for v in variants}
+    path, _, arg = flags.FLAGS["config"].config_filename.partition(":")
+    base = _CONFIG.value
+    overrides = config_flags.get_override_values(flags.FLAGS["config"])
+    if _VARIANTS.value:
+        variants = compare.variant_list(_VARIANTS.value)
+    elif _REPORT_ONLY.value and _RECORDS.value:  # the report of every variant recorded
+        variants = records.variants(_RECORDS.value)
+    else:
+        variants = [base.model.variant]
+    configs = {v: compare.variant_config(path, arg, v, overrides) for v in variants}
+    if _REPORT_ONLY.value:
+        if _RECORDS.value:
+            compare.sync_records(_RECORDS.value, workdir, configs)
+    else:
         if _RATES_FROM.value:
             rates = compare.rates_chosen_in(_RATES_FROM.value, variants)
         elif _LR_DRAWS.value:
@@ -103,8 +114,6 @@ def main(argv):
             _RECORDS.value,
             **slurm,
         )
-    elif _RECORDS.value:
-        compare.sync_records(_RECORDS.value, workdir)
     paths = compare.report(workdir)
     with open(paths["results.md"]) as f:
         print(f.read())

@@ -9,6 +9,10 @@ every (seed, learning rate) at once in one vmapped program (gruvar.sweep), one r
 each under --workdir, e.g. --workdir/seed0_lr0.001. A mistake in the command (a bad config
 value or variant, missing data) and a diverged run (alone, or any of a sweep's) are one line
 on stderr and exit status 1.
+
+``--records=<folder>`` lets a long run outlive its machine: the folder (small; commit it)
+keeps the run's resume state at every checkpoint and its record when it finishes, and the same
+command with a new --workdir on another machine resumes from it (gruvar.records).
 """
 
 from absl import app, flags, logging
@@ -20,6 +24,13 @@ _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Config file[:argument].", lock_config=True
 )
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (created; resumed if it exists).")
+_RECORDS = flags.DEFINE_string(
+    "records",
+    None,
+    "A folder that keeps the run's record (config, metrics, summary) and, while it trains, its "
+    "resume state (gruvar.records): the same command in a new --workdir on another machine "
+    "resumes from it. Laid out as --workdir; commit it to outlive the machine.",
+)
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -28,12 +39,12 @@ def main(argv):
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     logging.set_verbosity(logging.WARNING)  # progress is printed; keep orbax's INFO chatter out
     if not sweep.is_sweep(_CONFIG.value):
-        summary = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+        summary = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value, _RECORDS.value)
         print(f"best: {summary['best']}")
         print(f"summary: {_WORKDIR.value}/summary.json")
         return
     runs = sweep.grid(_CONFIG.value, _WORKDIR.value)
-    summaries = sweep.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+    summaries = sweep.train_and_evaluate(_CONFIG.value, _WORKDIR.value, _RECORDS.value)
     for (_, workdir), summary in zip(runs, summaries, strict=True):
         print(f"{workdir}: {sweep.describe(summary)}")
     diverged = [d for (_, d), s in zip(runs, summaries, strict=True) if s["status"] == "diverged"]

@@ -70,7 +70,11 @@ def expected_runs(root: str) -> list[str] | None:
     if not os.path.exists(path):
         return None
     what = "it lists the runs a comparison expects: rerun the comparison's command."
-    return runlog.read_json(path, what)["runs"]
+    grid = runlog.read_json(path, what)
+    runs = grid.get("runs") if isinstance(grid, dict) else None
+    if not isinstance(runs, list) or not all(isinstance(r, str) for r in runs):
+        raise ValueError(f"{path} has no list of run names under 'runs'; {what}")
+    return runs
 
 
 def run_results(runs: pd.DataFrame) -> pd.DataFrame:

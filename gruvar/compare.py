@@ -28,12 +28,11 @@ never leaves one half-written or destroys the previous one.
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import math
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jax
@@ -204,17 +203,15 @@ def run(
         raise ValueError(f"--select_seeds must be >= 0 (0: no selection), got {select_seeds}.")
     folder = os.path.join(workdir, "submitit")
     fixed = isinstance(learning_rates, Mapping) or len(learning_rates) == 1
-    ended = None
+    select = not fixed and 0 < select_seeds < len(seeds)
+    first = plan(
+        configs, seeds[:select_seeds] if select else seeds, learning_rates, workdir, max_stack
+    )
     if keep:
-        os.makedirs(keep, exist_ok=True)
-        sync_records(keep, workdir)
-        ended = functools.partial(records.save, workdir, keep)
-    if fixed or not 0 < select_seeds < len(seeds):
-        jobs = plan(configs, seeds, learning_rates, workdir, max_stack)
-        launch(jobs, launcher, folder, ended, **slurm)
+        sync_records(keep, workdir, configs)
+    launch(_recorded(first, workdir, keep), launcher, folder, **slurm)
+    if not select:
         return
-    first = plan(configs, seeds[:select_seeds], learning_rates, workdir, max_stack)
-    launch(first, launcher, folder, ended, **slurm)
     rates = chosen_rates(workdir, list(configs))
     chosen = {"seeds": list(seeds[:select_seeds]), "learning_rates": rates}
     runlog.write_json(os.path.join(workdir, CHOSEN), chosen)
@@ -223,7 +220,20 @@ def run(
     done = [os.path.relpath(d, workdir) for _, dirs in first for d in dirs]
     per_variant = {v: (r,) for v, r in rates.items()}
     rest = plan(configs, seeds[select_seeds:], per_variant, workdir, max_stack, done)
-    launch(rest, launcher, folder, ended, **slurm)
+    launch(_recorded(rest, workdir, keep), launcher, folder, **slurm)
+
+
+def _recorded(jobs, workdir: str, keep: str | None):
+    """``jobs`` (configs, run directories) with each run's record directory under ``keep``
+    (None: no records)."""
+    return [
+        (
+            configs,
+            dirs,
+            [os.path.join(keep, os.path.relpath(d, workdir)) for d in dirs] if keep else None,
+        )
+        for configs, dirs in jobs
+    ]
 
 
 def rates_chosen_in(workdir: str, variants: Sequence[str]) -> dict[str, tuple[float]]:
@@ -266,43 +276,37 @@ def directory_name(variant: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", variant)
 
 
-def run_job(configs: list[ml_collections.ConfigDict], workdirs: list[str]) -> list[dict]:
-    """One stack of runs (a job's whole work: a module-level function, so it pickles).
+def run_job(
+    configs: list[ml_collections.ConfigDict], workdirs: list[str], keeps: list[str] | None = None
+) -> list[dict]:
+    """One stack of runs (a job's whole work: a module-level function, so it pickles), each
+    recorded in its ``keeps`` directory if given (``gruvar.sweep.train_runs``).
 
     JAX's caches are cleared after it: each stack compiles its own programs, and XLA:CPU maps
     each one's code (~4K memory maps a stack, measured); kept, a grid of a dozen variants in one
     process reached vm.max_map_count (65,530), LLVM failed "Cannot allocate memory" and the
     process died. Cleared, the count stays flat (~640 over six variants)."""
     try:
-        return sweep.train_runs(configs, workdirs)
+        return sweep.train_runs(configs, workdirs, keeps)
     finally:
         jax.clear_caches()
 
 
-def launch(
-    jobs,
-    launcher: str,
-    folder: str,
-    ended: Callable[[list[str]], Any] | None = None,
-    **slurm: Any,
-) -> None:
-    """Runs ``jobs`` in this process (``local``) or as one submitit job each, and waits for
-    them: ``slurm`` (``slurm``: submitit's SLURM executor parameters, e.g.
-    ``slurm_partition``, ``timeout_min``, ``gpus_per_node``), ``submitit_local`` (one
-    subprocess each) or ``submitit_debug`` (in this process, through submitit). ``ended`` is
-    called with each job's run directories once it has ended."""
-    ended = ended or (lambda dirs: None)
+def launch(jobs, launcher: str, folder: str, **slurm: Any) -> None:
+    """Runs ``jobs`` (``run_job``'s arguments) in this process (``local``) or as one submitit
+    job each, and waits for them: ``slurm`` (``slurm``: submitit's SLURM executor parameters,
+    e.g. ``slurm_partition``, ``timeout_min``, ``gpus_per_node``), ``submitit_local`` (one
+    subprocess each) or ``submitit_debug`` (in this process, through submitit)."""
     if launcher not in LAUNCHERS:
         raise ValueError(f"Unknown launcher {launcher!r}; choose from {list(LAUNCHERS)}.")
-    done = [_done(*job) for job in jobs]
+    done = [_done(configs, workdirs) for configs, workdirs, _ in jobs]
     pending = [job for job, finished in zip(jobs, done, strict=True) if not finished]
-    for (_, workdirs), finished in zip(jobs, done, strict=True):
+    for (_, workdirs, _), finished in zip(jobs, done, strict=True):
         if finished:
             print(f"done, skipped: {_where(workdirs)}", flush=True)
     if launcher == "local":
-        for configs, workdirs in pending:
-            run_job(configs, workdirs)
-            ended(workdirs)
+        for job in pending:
+            run_job(*job)
         return
     import submitit
 
@@ -314,22 +318,39 @@ def launch(
     if slurm:
         executor.update_parameters(**slurm)
     submitted = [executor.submit(run_job, *job) for job in pending]
-    for job, (_, workdirs) in zip(submitted, pending, strict=True):
+    for job, (_, workdirs, _) in zip(submitted, pending, strict=True):
         print(f"submitted job {job.job_id}: {_where(workdirs)}", flush=True)
-    for job, (_, workdirs) in zip(submitted, pending, strict=True):
+    for job in submitted:
         job.result()  # re-raises a job's error, with its log's path
-        ended(workdirs)
 
 
-def sync_records(keep: str, workdir: str) -> None:
-    """Puts the runs recorded in ``keep`` (``gruvar.records``) into ``workdir`` and records
-    the workdir's finished runs there, saying how many of each."""
-    restored = records.restore(keep, workdir)
-    if restored:
-        print(f"restored {len(restored)} finished run(s) from {keep}", flush=True)
-    saved = records.save(workdir, keep)
-    if saved:
-        print(f"recorded {len(saved)} finished run(s) in {keep}", flush=True)
+def sync_records(keep: str, workdir: str, configs: Mapping[str, ml_collections.ConfigDict]) -> None:
+    """Records the workdir's finished runs of ``configs`` in ``keep`` (``gruvar.records``) and
+    puts the runs recorded there into ``workdir``, saying how many of each. Only runs of these
+    variants count, and each is checked against its variant's config (with its own seed and
+    learning rate) before anything is written: a run or record of another config is a
+    ValueError naming it."""
+    records.sync(keep, workdir, matcher(configs))
+
+
+def matcher(configs: Mapping[str, ml_collections.ConfigDict]) -> records.Match:
+    """A run's name in a comparison and its saved config -> the config it must have (its
+    variant's, at its own seed and learning rate), or None if it is not of ``configs``."""
+    by_directory = {directory_name(v): c for v, c in configs.items()}
+
+    def match(name: str, saved: dict[str, Any]) -> ml_collections.ConfigDict | None:
+        base = by_directory.get(name.split(os.sep)[0])
+        if base is None:
+            return None
+        config = ml_collections.ConfigDict(base.to_dict())
+        config.seed = saved.get("seed", config.seed)
+        config.optimizer.learning_rate = saved.get("optimizer", {}).get(
+            "learning_rate", config.optimizer.learning_rate
+        )
+        config.sweep.seeds, config.sweep.learning_rates = (), ()
+        return config
+
+    return match
 
 
 def report(workdir: str) -> dict[str, str]:

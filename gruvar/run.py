@@ -14,6 +14,11 @@ A run directory is trained by one process at a time (``runlog.lock``). A finishe
 reused only for the config that made it, and an unfinished one resumes only with it
 (``check_config``); a newest checkpoint that does not read back is passed over for the newest
 one that does (``checkpoint.Checkpoints.restore_newest``).
+
+A run given a ``record`` directory (``gruvar.records``) keeps its resume state there at every
+checkpoint (``gruvar.resume``) and its record when it finishes, so it can resume in another
+workdir, on another machine, from the record alone: it resumes from the newest state among its
+own checkpoints and the record's.
 """
 
 from __future__ import annotations
@@ -22,11 +27,12 @@ import json
 import math
 import os
 import time
+import warnings
 from typing import Any
 
 import ml_collections
 
-from gruvar import checkpoint, runlog, steps
+from gruvar import checkpoint, resume, runlog, steps
 from gruvar import config as config_lib
 
 # The validation metric that selects the best evaluation, and whether higher is better.
@@ -111,11 +117,26 @@ def checkpointed(state) -> dict[str, Any]:
 
 
 class Run:
-    """The run in ``workdir`` trained with ``config`` (``kind``: the dataset's kind)."""
+    """The run in ``workdir`` trained with ``config`` (``kind``: the dataset's kind), recorded
+    in ``keep`` if given (its record directory: ``gruvar.records``)."""
 
-    def __init__(self, config: ml_collections.ConfigDict, workdir: str, kind: str, main: bool):
-        self.config, self.workdir, self.kind, self.main = config, workdir, kind, main
+    def __init__(
+        self,
+        config: ml_collections.ConfigDict,
+        workdir: str,
+        kind: str,
+        main: bool,
+        keep: str | None = None,
+    ):
+        self.config, self.workdir, self.kind, self.main, self.keep = (
+            config,
+            workdir,
+            kind,
+            main,
+            keep,
+        )
         self.record = {"best": None, "evals_since_best": 0, "elapsed": 0.0, "stopped_early": False}
+        self.best_params: Any = None  # the best model's, once saved or restored (for ``keep``)
         self.latest: dict[str, float] = {}
         self.t0 = time.time()  # wall-clock origin; a resumed run moves it back by its elapsed
         self.log: runlog.RunLog | None = None
@@ -124,8 +145,11 @@ class Run:
         self._lock = runlog.lock(workdir) if main else None
         try:
             self.summary = finished_summary(config, workdir)
+            kept = self.summary is None and keep is not None and resume.steps(keep)
+            if kept:  # another machine's resume state: for this config only
+                check_config(config, keep, finished=False)
             ckpt_dir = os.path.join(workdir, "checkpoints")
-            if self.summary is None and not os.path.isdir(ckpt_dir):
+            if self.summary is None and not kept and not os.path.isdir(ckpt_dir):
                 _check_not_deleted(workdir)  # (the managers create checkpoints/ from the start)
             self.ckpts = checkpoint.Checkpoints(ckpt_dir, config.train.keep_checkpoints)
             self.best_ckpt = checkpoint.Checkpoints(os.path.join(workdir, "best"), 1)
@@ -140,18 +164,34 @@ class Run:
         return os.path.basename(os.path.normpath(self.workdir))
 
     def latest_step(self) -> int:
-        return self.ckpts.latest_step() or 0
+        """The newest step this run can resume from (after ``restore_newest``: the one it did)."""
+        kept = resume.steps(self.keep) if self.keep and self.summary is None else []
+        return max([self.ckpts.latest_step() or 0, *kept])
 
     def restore_newest(self, like: dict[str, Any]) -> int:
-        """Restores the loop's record from the newest checkpoint that reads back (a damaged
-        newer one is passed over with a warning, and deleted with anything else after it);
-        returns its step (0: none, a fresh run)."""
-        found = self.ckpts.restore_newest(like)
-        step = found[0] if found else 0
+        """Restores the loop's record from the newest checkpoint that reads back, its own or its
+        record's (a damaged newer one is passed over with a warning, and deleted with anything
+        else after it); returns its step (0: none, a fresh run)."""
+        kept = resume.steps(self.keep) if self.keep else []
+        step = 0
+        for candidate in sorted(kept, reverse=True):
+            if candidate <= (self.ckpts.latest_step() or 0):
+                break  # a checkpoint of the workdir's own is as new
+            try:
+                self._from_record(candidate, like)
+                step = candidate
+                break
+            except resume.Damaged as err:
+                self._drop_damaged(err, candidate)
+        if not step:
+            found = self.ckpts.restore_newest(like)
+            step = found[0] if found else 0
+            if found:
+                self.record = found[2]
+        if not step and kept:
+            _warn(f"{self.keep}: no resume state reads back; the run starts again from step 0.")
         self.best_ckpt.discard_after(step)
         self.ckpts.discard_after(step)
-        if found:
-            self.record = found[2]
         return step
 
     def restore(self, step: int, like: dict[str, Any]) -> dict[str, Any]:
@@ -163,14 +203,42 @@ class Run:
         self.ckpts.discard_after(step)
         if not step:
             return like
-        if step not in self.ckpts.all_steps():
-            raise ValueError(
-                f"{self.workdir} has checkpoints at steps {self.ckpts.all_steps()}, not at step "
-                f"{step} where the other runs of its sweep resume. Move this run directory "
-                f"away to retrain it, or resume it alone with experiments/train.py."
-            )
-        saved, self.record = self.ckpts.restore(step, like)
+        if step in self.ckpts.all_steps():
+            saved, self.record = self.ckpts.restore(step, like)
+            return saved
+        if self.keep and step in resume.steps(self.keep):
+            try:
+                return self._from_record(step, like)
+            except resume.Damaged as err:
+                raise ValueError(
+                    f"{err}, and the other runs of its sweep resume at step {step}. Delete the "
+                    f"file to train its sweep again from the newest step all its runs share."
+                ) from None
+        raise ValueError(
+            f"{self.workdir} has checkpoints at steps {self.ckpts.all_steps()}, not at step "
+            f"{step} where the other runs of its sweep resume. Move this run directory "
+            f"away to retrain it, or resume it alone with experiments/train.py."
+        )
+
+    def _from_record(self, step: int, like: dict[str, Any]) -> dict[str, Any]:
+        """The state kept in the record at ``step``; puts the record's metrics.jsonl (which
+        reaches that step) and its best model into the workdir, for the run to go on from."""
+        saved, loop, best = resume.load(self.keep, step, like, like["params"])
+        self.record, self.best_params = loop, best
+        if self.main:
+            os.makedirs(self.workdir, exist_ok=True)
+            runlog.copy_files(self.keep, self.workdir, ("metrics.jsonl",))
+            at = loop["best"] and loop["best"]["step"]
+            if best is not None and at and at not in self.best_ckpt.all_steps():
+                self.best_ckpt.discard_after(0)
+                self.best_ckpt.save(at, {"params": best}, loop)
+                self.best_ckpt.wait()
         return saved
+
+    def _drop_damaged(self, err: resume.Damaged, step: int) -> None:
+        _warn(f"{err}; trying the state before it.")
+        if self.main:
+            os.remove(resume.path(self.keep, step))
 
     def finished_at(self, step: int, total: int) -> bool:
         return step == total or self.record["stopped_early"]
@@ -222,12 +290,22 @@ class Run:
         """Committed before the checkpoint whose record points at it."""
         self.best_ckpt.save(step, {"params": params}, self.record)
         self.best_ckpt.wait()
+        self.best_params = params
 
     def save(self, step: int, saved: dict[str, Any]) -> None:
-        """Checkpoints ``saved`` at ``step``; what was logged up to it is on disk first."""
+        """Checkpoints ``saved`` at ``step``; what was logged up to it is on disk first. With a
+        record directory, the state is kept there too (after the files it goes with)."""
         self.log.flush()
         self.record["elapsed"] = time.time() - self.t0
         self.ckpts.save(step, saved, self.record)
+        if self.keep and self.main:
+            at = self.record["best"] and self.record["best"]["step"]
+            if self.best_params is None and at:  # resumed from the workdir's own checkpoint
+                self.best_params = self.best_ckpt.restore(at, {"params": saved["params"]})[0][
+                    "params"
+                ]
+            runlog.copy_files(self.workdir, self.keep, runlog.RECORD_FILES[:2])
+            resume.save(self.keep, step, saved, self.record, self.best_params)
 
     def kept(self) -> str:
         """What a diverged run keeps, in words (every checkpoint it saved is finite)."""
@@ -252,6 +330,9 @@ class Run:
         }
         if self.log is not None:
             self.log.summary(self.summary)
+        if self.keep and self.main:  # the record of a finished run, then no resume state
+            runlog.copy_files(self.workdir, self.keep, runlog.RECORD_FILES)
+            resume.clear(self.keep)
         self.close()
 
     def close(self) -> None:
@@ -270,6 +351,10 @@ class Run:
     def _write(self, split, step, per_epoch, metrics) -> None:
         record = {"split": split, "step": step, "epoch": step / per_epoch}
         self.log.write(record | {"wall_time": time.time() - self.t0} | metrics)
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, stacklevel=3)
 
 
 def _check_not_deleted(workdir: str) -> None:

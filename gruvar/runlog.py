@@ -14,9 +14,11 @@ JSON files are written to a temporary file and renamed, so a crash never leaves 
 from __future__ import annotations
 
 import fcntl
+import filecmp
 import json
 import math
 import os
+import shutil
 import socket
 import time
 import warnings
@@ -25,6 +27,9 @@ from typing import Any
 
 # The fields of a metrics.jsonl record that say where it was logged, not what was measured.
 NOT_METRICS = ("split", "step", "epoch", "wall_time")
+# What a finished run's results are, without its checkpoints (``gruvar.records``), in the
+# order they are copied: summary.json last, so a copy cut short is not a finished run.
+RECORD_FILES = ("config.json", "metrics.jsonl", "summary.json")
 
 
 def write_json(path: str, obj: Any) -> None:
@@ -39,6 +44,24 @@ def write_text(path: str, text: str) -> None:
     with open(tmp, "w") as f:
         f.write(text)
     os.replace(tmp, path)
+
+
+def copy(source: str, target: str) -> None:
+    """Copies ``source`` over ``target`` through a temporary file renamed into place: a kill
+    leaves the old file or the new one."""
+    tmp = f"{target}.tmp"
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
+
+
+def copy_files(source: str, target: str, files: tuple[str, ...]) -> None:
+    """Copies each of ``files`` (in order) from directory ``source`` into ``target`` where the
+    two differ."""
+    os.makedirs(target, exist_ok=True)
+    for name in files:
+        a, b = os.path.join(source, name), os.path.join(target, name)
+        if not (os.path.exists(b) and filecmp.cmp(a, b, shallow=False)):
+            copy(a, b)
 
 
 def read_json(path: str, what: str) -> Any:

@@ -23,7 +23,7 @@ import ml_collections
 import numpy as np
 
 from gruvar import config as config_lib
-from gruvar import data, parallel, run, runlog, steps
+from gruvar import data, parallel, records, run, runlog, steps
 
 
 def grid(config: ml_collections.ConfigDict, workdir: str) -> list[tuple[Any, str]]:
@@ -54,20 +54,37 @@ def is_sweep(config: ml_collections.ConfigDict) -> bool:
     return bool(tuple(config.sweep.seeds) or tuple(config.sweep.learning_rates))
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> list[dict[str, Any]]:
+def train_and_evaluate(
+    config: ml_collections.ConfigDict, workdir: str, keep: str | None = None
+) -> list[dict[str, Any]]:
     """Trains every run of ``config``'s grid in one vmapped program; returns their summaries
-    (a run whose loss stopped being finite has ``"status": "diverged"`` and an ``error``)."""
+    (a run whose loss stopped being finite has ``"status": "diverged"`` and an ``error``).
+    ``keep``: a records folder, laid out as ``workdir`` (``gruvar.records``)."""
     runs = grid(config, workdir)
-    return train_runs([c for c, _ in runs], [d for _, d in runs])
+    dirs = [d for _, d in runs]
+    keeps = None
+    if keep:
+        names = [os.path.relpath(d, workdir) for d in dirs]
+        by_name = {n: c for n, (c, _) in zip(names, runs, strict=True)}
+        records.sync(keep, workdir, lambda name, saved: by_name.get(name))
+        keeps = [os.path.join(keep, n) for n in names]
+    return train_runs([c for c, _ in runs], dirs, keeps)
 
 
-def train_runs(configs: list[ml_collections.ConfigDict], workdirs: list[str]) -> list[dict]:
+def train_runs(
+    configs: list[ml_collections.ConfigDict],
+    workdirs: list[str],
+    keeps: list[str] | None = None,
+) -> list[dict]:
     """Trains the runs ``configs[i]`` in ``workdirs[i]`` side by side; returns their summaries.
 
     The configs may differ only in ``seed`` and ``optimizer.learning_rate``. Runs that are
     done (summary.json) are skipped; the others resume from a checkpoint step they share. A
     done or resumable run made with another config is an error (``run.check_config``), and
     each run directory is locked against other processes until this returns (``run.Run``).
+    With ``keeps`` (each run's record directory), each run keeps its resume state there at
+    every checkpoint and its record when it finishes, and resumes from it where the record's
+    state is newer than the workdir's (``gruvar.resume``).
     """
     base = configs[0]
     for config in configs:
@@ -100,8 +117,8 @@ def train_runs(configs: list[ml_collections.ConfigDict], workdirs: list[str]) ->
     main = parallel.is_main_process()
     runs: list[run.Run] = []
     try:  # every run opened is closed (its lock released) however this ends
-        for c, d in zip(configs, workdirs, strict=True):
-            runs.append(run.Run(c, d, dataset.kind, main))
+        for c, d, k in zip(configs, workdirs, keeps or [None] * len(configs), strict=True):
+            runs.append(run.Run(c, d, dataset.kind, main, k))
         _train(runs, template, fresh_state, dataset, facts, main)
     finally:
         for r in runs:

@@ -5,6 +5,10 @@ an uninterrupted run would: training batches depend only on (seed, step), the tr
 window is flushed at every checkpoint step, and the loop's own state (early stopping, best
 metrics, elapsed time) is checkpointed with the model. A run is a sweep of one
 (``gruvar.sweep.train_runs`` holds the loop; ``gruvar.run`` what a run directory holds).
+
+With a records folder (``keep``: ``gruvar.records``) a run outlives its machine: its resume
+state is kept there at every checkpoint and its record when it finishes, and the same call in a
+new workdir on another machine resumes it from there (or restores its finished record).
 """
 
 from __future__ import annotations
@@ -13,11 +17,14 @@ from typing import Any
 
 import ml_collections
 
-from gruvar import sweep
+from gruvar import records, sweep
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-    """Trains ``config`` in ``workdir`` (resuming if it holds a checkpoint); returns the summary.
+def train_and_evaluate(
+    config: ml_collections.ConfigDict, workdir: str, keep: str | None = None
+) -> dict[str, Any]:
+    """Trains ``config`` in ``workdir`` (resuming if it holds a checkpoint, or ``keep`` a
+    newer resume state); returns the summary.
 
     The summary's ``best`` entry is the evaluation with the best validation metric (accuracy
     for classification, NLL per step for frame prediction), and its test metrics. A
@@ -28,7 +35,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
             "config.sweep lists several runs; train them with gruvar.sweep.train_and_evaluate "
             "(experiments/train.py does), or clear config.sweep.seeds / learning_rates."
         )
-    summary = sweep.train_runs([config], [workdir])[0]
+    if keep:
+        records.sync(keep, workdir, lambda name, saved: config if name == "." else None)
+    summary = sweep.train_runs([config], [workdir], [keep] if keep else None)[0]
     if summary["status"] == "diverged":
         raise FloatingPointError(summary["error"])
     return summary

@@ -10,7 +10,7 @@ import pytest
 import test_compare
 from test_compare import write_run
 
-from gruvar import analysis, records
+from gruvar import analysis, records, runlog
 
 GRID = [
     "--config=configs/synthetic.py:parity,smoke",
@@ -77,26 +77,26 @@ def test_a_grid_goes_on_in_a_new_workdir_from_its_records_and_trains_only_the_re
 
 def test_a_record_is_written_summary_last_so_a_kill_leaves_none(tmp_path, monkeypatch):
     write_run(tmp_path / "work", "gru/seed0_lr0.1", "gru", 0, 0.1, [(1, 0.7, 0.7)])
-    real = records._copy
+    real = runlog.copy
 
     def killed_at_summary(source, target):
         if target.endswith("summary.json"):
             raise KeyboardInterrupt
         real(source, target)
 
-    monkeypatch.setattr(records, "_copy", killed_at_summary)
+    monkeypatch.setattr(runlog, "copy", killed_at_summary)
     with pytest.raises(KeyboardInterrupt):
         records.save(str(tmp_path / "work"), str(tmp_path / "keep"))
     assert recorded(tmp_path / "keep") == []
-    monkeypatch.setattr(records, "_copy", real)
+    monkeypatch.setattr(runlog, "copy", real)
     assert records.save(str(tmp_path / "work"), str(tmp_path / "keep")) == ["gru/seed0_lr0.1"]
     assert records.save(str(tmp_path / "work"), str(tmp_path / "keep")) == []  # unchanged
 
     # A restore cut short the same way is completed by the next one.
-    monkeypatch.setattr(records, "_copy", killed_at_summary)
+    monkeypatch.setattr(runlog, "copy", killed_at_summary)
     with pytest.raises(KeyboardInterrupt):
         records.restore(str(tmp_path / "keep"), str(tmp_path / "new"))
-    monkeypatch.setattr(records, "_copy", real)
+    monkeypatch.setattr(runlog, "copy", real)
     assert records.restore(str(tmp_path / "keep"), str(tmp_path / "new")) == ["gru/seed0_lr0.1"]
     assert recorded(tmp_path / "new") == ["gru/seed0_lr0.1"]
 
