@@ -144,7 +144,7 @@ def draw_test_vs_params(table: pd.DataFrame, title: str | None = None):
         ax.set_xscale("log")
         ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: plotting.count(value)))
+    ax.xaxis.set_major_formatter(FuncFormatter(plotting.tick))
     ax.set_ylim(lo - room, hi + room)
     texts = [
         ax.text(
@@ -223,6 +223,7 @@ def draw_lr_sensitivity(runs: pd.DataFrame, title: str | None = None):
                 color=shades[rates.index(lr)],
                 markersize=6,
                 zorder=3,
+                clip_on=False,
             )
         spread = mine["value"].max() - mine["value"].min()
         ax.text(

@@ -119,7 +119,17 @@ def window(mean, std, reach: float = 4.0) -> tuple[float, float]:
 
 
 def count(value: float) -> str:
-    """A parameter count in a few characters: 950, 4K, 18.6K, 132K, 2.59M."""
+    """A parameter count in a few characters, one decimal below 100K: 950, 3.6K, 39.0K, 132K,
+    2.59M."""
     if value >= 1e6:
-        return f"{value / 1e6:.3g}M"
-    return f"{value / 1e3:.3g}K" if value >= 1e3 else f"{value:.0f}"
+        return f"{value / 1e6:.2f}M"
+    if value >= 1e5:
+        return f"{value / 1e3:.0f}K"
+    return f"{value / 1e3:.1f}K" if value >= 1e3 else f"{value:.0f}"
+
+
+def tick(value: float, _position=None) -> str:
+    """An axis tick's parameter count, as short as it is exact: 5K, 20K, 2.6M."""
+    if value >= 1e6:
+        return f"{value / 1e6:g}M"
+    return f"{value / 1e3:g}K" if value >= 1e3 else f"{value:g}"
