@@ -87,7 +87,7 @@ def draw_forest(
     ax.set_xlim(lo, hi)
     ends = ax.get_yaxis_transform()
     params = "recurrent params" if recurrent else "params"
-    ax.text(1.025, -0.8, f"n · {params}", transform=ends, fontsize=7, va="bottom")
+    ax.text(1.025, 1.005, f"n · {params}", transform=ax.transAxes, fontsize=7, va="bottom")
     for r, yi in zip(rows.to_dict("records"), y, strict=True):
         size = recurrent(r["variant"]) if recurrent else r["params"]
         text = f"{int(r['n'])} · " + ("–" if pd.isna(size) else plotting.count(size))
@@ -207,7 +207,7 @@ def draw_lr_sensitivity(runs: pd.DataFrame, title: str | None = None):
     rates = sorted(by_lr["learning_rate"].unique())
     shades = plt.cm.viridis(np.linspace(0.0, 0.85, len(rates)))
     ends = ax.get_yaxis_transform()
-    ax.text(1.025, -0.8, "spread", transform=ends, fontsize=7, va="bottom")
+    ax.text(1.025, 1.005, "spread", transform=ax.transAxes, fontsize=7, va="bottom")
     for y, variant in enumerate(order):
         mine = by_lr[by_lr["variant"] == variant]
         values = mine["value"].clip(lo, hi)
