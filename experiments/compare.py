@@ -8,7 +8,8 @@ and plots. Re-running the same command skips finished runs and resumes interrupt
 ``get_config("<variant>,<task>[,modifiers]")`` for each variant, and ``--config.<field>=value``
 overrides apply to every variant (``--config.model.variant`` is refused with --variants: the
 variants are named there). A custom spec keeps its commas: ``--variants='gru:z=b,r=b',lstm``.
-Writes <workdir>/results.md, results.csv, curves.png and test_vs_params.png, and prints the
+Writes <workdir>/results.md, results.csv, results_by_lr.md and the figures (curves.png,
+test_vs_params.png, forest.png, and lr_sensitivity.png with more than one rate), and prints the
 table and their paths. A mistake in the command (a bad variant, flag value or config field,
 missing data) is one line on stderr and exit status 1, before anything trains; so is a
 comparison with a diverged run, after its report.

@@ -1,5 +1,6 @@
 """Rewrite RESULTS.md's tables from the committed results/<paper>/<grid>/results.csv files, and
-draw the zoo's plots (results/beyond/<task>/zoo_vs_params.png) from the same rows.
+draw the zoo's figures (results/beyond/<task>/forest.png, zoo_vs_params.png and, from the run
+records, lr_sensitivity.png) from the same rows.
 
 python experiments/fill_results.py        # after copying a grid's evidence into results/
 
@@ -36,7 +37,7 @@ def main(argv):
     with open(_RESULTS_MD.value, "w") as f:
         f.write(text)
     print(f"{_RESULTS_MD.value}: tables rewritten from {_RESULTS.value}/*/*/results.csv.")
-    for path in zoo_plots(_RESULTS.value):
+    for path in zoo_plots(_RESULTS.value, chung.layer_params):
         print(f"{path}: drawn")
 
 

@@ -2,7 +2,9 @@
 
     runs = load_runs("/tmp/compare")      # one row per run and logged step (+ its config)
     table = summarize(runs)               # one row per variant
-    learning_curves(runs, "curves.png"); test_vs_params(table, "params.png")
+    print(compare(runs, "gru", "tanh"))   # is one better than the other? (95% CI, Welch)
+
+(``gruvar.figures`` draws them.)
 
 Selection never looks at the test split: for each (variant, seed) the run (learning rate) with
 the best validation metric is kept, and its test metric is the one taken at that run's
@@ -14,12 +16,14 @@ The metric is accuracy (higher is better) for classification runs and NLL per ti
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from gruvar import runlog
 from gruvar.markdown import is_missing, markdown_rule
@@ -276,38 +280,70 @@ def by_learning_rate_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def learning_curves(runs: pd.DataFrame, path: str) -> str:
-    """Validation metric vs step and vs wall time of each variant's selected runs: the mean
-    over seeds, with a band from the lowest to the highest seed. A variant none of whose runs
-    has finished shows each of its evaluated runs dashed, marked unfinished, so a long grid can
-    be watched while it trains. Saved as PNG at ``path``."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    metric = None
-    for label, picked, metric, style in curves(run_results(runs)):
-        val = runs[runs["run"].isin(picked) & (runs["split"] == "validation")]
-        by_step = val.pivot_table(index="step", columns="run", values=metric)
-        wall = val.pivot_table(index="step", columns="run", values="wall_time").mean(axis=1)
-        for ax, x in zip(axes, (by_step.index, wall.to_numpy()), strict=True):
-            line = ax.plot(x, by_step.mean(axis=1), style, label=label)[0]
-            ax.fill_between(
-                x, by_step.min(axis=1), by_step.max(axis=1), alpha=0.2, color=line.get_color()
+@dataclasses.dataclass(frozen=True)
+class Difference:
+    """``compare``'s answer: ``a``'s mean test metric minus ``b``'s over their selected runs
+    (one per seed), and a ``confidence`` interval for it and Welch's t-test p-value (NaN where
+    either side has fewer than 2 seeds). ``str()`` says it in a sentence."""
+
+    a: str
+    b: str
+    metric: str
+    n_a: int
+    n_b: int
+    diff: float
+    low: float
+    high: float
+    p: float
+    confidence: float
+
+    def __str__(self) -> str:
+        scale, unit = (100.0, " pt") if self.metric == "accuracy" else (1.0, "")
+        better = "higher" if METRICS[self.metric] else "lower"
+        text = (
+            f"{self.a} − {self.b}: {self.diff * scale:+.4g}{unit} test {self.metric} "
+            f"({better} is better), n = {self.n_a} and {self.n_b} seeds"
+        )
+        if math.isnan(self.p):
+            return text + ": too few seeds to conclude (an interval needs 2 or more a side)."
+        verdict = (
+            "no difference shown (the interval holds 0)"
+            if self.low <= 0 <= self.high
+            else f"{self.a if self.diff * (1 if METRICS[self.metric] else -1) > 0 else self.b} "
+            "is better (the interval excludes 0)"
+        )
+        return (
+            f"{text}; {self.confidence:.0%} CI {self.low * scale:+.4g} to "
+            f"{self.high * scale:+.4g}{unit}, Welch's t-test p = {self.p:.2g}: {verdict}."
+            + (" With so few seeds the interval is wide." if min(self.n_a, self.n_b) < 5 else "")
+        )
+
+
+def compare(runs: pd.DataFrame, a: str, b: str, confidence: float = 0.95) -> Difference:
+    """Is variant ``a`` better than ``b``? The difference of their mean test metrics over seeds
+    (each seed's run selected on validation, as in ``summarize``), with Welch's t-test (unequal
+    variances) and its ``confidence`` interval (Welch-Satterthwaite degrees of freedom)."""
+    chosen = select(run_results(runs))
+    tests = {v: chosen.loc[chosen["variant"] == v, "test"].to_numpy(float) for v in (a, b)}
+    for v, values in tests.items():
+        if not len(values):
+            raise ValueError(
+                f"No finished run of {v!r} to compare; variants with one: "
+                f"{', '.join(map(str, chosen['variant'].unique()))}."
             )
-    for ax, xlabel in zip(axes, ("step", "wall time (s)"), strict=True):
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(f"validation {metric}")
-        if metric == "nll":  # as Chung et al.'s figures: the late differences stay visible
-            ax.set_yscale("log")
-        ax.grid(alpha=0.3)
-    axes[0].legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    x, y = tests[a], tests[b]
+    low = high = p = math.nan
+    if min(len(x), len(y)) >= 2:
+        result = stats.ttest_ind(x, y, equal_var=False)
+        interval = result.confidence_interval(confidence)
+        low, high, p = float(interval.low), float(interval.high), float(result.pvalue)
+    metric = chosen.loc[chosen["variant"] == a, "metric"].iloc[0]
+    diff = float(x.mean() - y.mean())
+    return Difference(a, b, metric, len(x), len(y), diff, low, high, p, confidence)
 
 
 def curves(results: pd.DataFrame) -> list[tuple[str, list[str], str, str]]:
-    """What ``learning_curves`` draws, from ``run_results``: (label, the runs it averages,
+    """What ``figures.learning_curves`` draws, from ``run_results``: (label, the runs it averages,
     metric, line style) for each variant's selected runs, then, for a variant none of whose
     runs has finished, each of its evaluated runs on its own, dashed."""
     chosen = select(results)
@@ -320,41 +356,6 @@ def curves(results: pd.DataFrame) -> list[tuple[str, list[str], str, str]]:
         (f"{r['variant']} lr {r['learning_rate']:g} (unfinished)", [r["run"]], r["metric"], "--")
         for r in running.to_dict("records")
     ]
-
-
-def test_vs_params(table: pd.DataFrame, path: str) -> str:
-    """Each variant's test metric (mean ± std over seeds) against its parameter count."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    rows = table.dropna(subset=["test_mean", "params"])
-    for row in rows.to_dict("records"):
-        std = 0.0 if math.isnan(row["test_std"]) else row["test_std"]
-        ax.errorbar(
-            row["params"], row["test_mean"], yerr=std, fmt="o", capsize=3, label=row["variant"]
-        )
-        ax.annotate(
-            row["variant"],
-            (row["params"], row["test_mean"]),
-            textcoords="offset points",
-            xytext=(5, 5),
-        )
-    metric = rows["metric"].iloc[0] if len(rows) else "metric"
-    ax.set_xlabel("parameters")
-    ax.set_ylabel(f"test {metric} (best validation)")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")  # headless: files only
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:

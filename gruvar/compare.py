@@ -6,7 +6,7 @@ Layout of a comparison directory::
     <workdir>/<variant>/seed<s>_lr<lr>/      one ordinary run directory per run
     <workdir>/results.md, results.csv        one row per variant (gruvar.analysis.summarize)
     <workdir>/results_by_lr.md               one row per variant and learning rate
-    <workdir>/curves.png, test_vs_params.png
+    <workdir>/curves.png, test_vs_params.png, forest.png, lr_sensitivity.png
 
 Each variant's runs train as sweeps (``gruvar.sweep.train_runs``: vmapped, resumable), in
 process or as one job each through submitit (SLURM, or its local executor). A finished run is
@@ -22,8 +22,8 @@ A task config file gives ``get_config("<variant>,<task>[,modifiers]")``, so a co
 size each variant (e.g. hidden units matched to a parameter budget).
 
 Every variant is parsed and every run's config validated before anything trains. The report
-files and grid.json / chosen_rates.json are written to a temporary file and renamed, so a kill
-never leaves one half-written or destroys the previous one.
+files, their figures and grid.json / chosen_rates.json are written to a temporary file and
+renamed, so a kill never leaves one half-written or destroys the previous one.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ import ml_collections
 import numpy as np
 
 import gruvar
-from gruvar import analysis, records, runlog, sweep
+from gruvar import analysis, figures, records, runlog, sweep
 from gruvar import config as config_lib
 from gruvar.run import finished_summary
 
@@ -354,19 +354,24 @@ def matcher(configs: Mapping[str, ml_collections.ConfigDict]) -> records.Match:
 
 
 def report(workdir: str) -> dict[str, str]:
-    """Writes results.md, results.csv and the plots of the comparison in ``workdir``; returns
-    their paths."""
+    """Writes results.md, results.csv, results_by_lr.md and the figures of the comparison in
+    ``workdir`` (``gruvar.figures``; lr_sensitivity.png where it ran more than one learning
+    rate); returns their paths."""
     runs = analysis.load_runs(workdir)
     table = analysis.summarize(runs, analysis.expected_runs(workdir))
     paths = {
         "results.md": os.path.join(workdir, "results.md"),
         "results.csv": os.path.join(workdir, "results.csv"),
         "results_by_lr.md": os.path.join(workdir, "results_by_lr.md"),
-        "curves": analysis.learning_curves(runs, os.path.join(workdir, "curves.png")),
-        "test_vs_params": analysis.test_vs_params(
+        "curves": figures.learning_curves(runs, os.path.join(workdir, "curves.png")),
+        "test_vs_params": figures.test_vs_params(
             table, os.path.join(workdir, "test_vs_params.png")
         ),
+        "forest": figures.forest_plot(table, os.path.join(workdir, "forest.png")),
     }
+    if runs["optimizer.learning_rate"].nunique() > 1:
+        path = os.path.join(workdir, "lr_sensitivity.png")
+        paths["lr_sensitivity"] = figures.lr_sensitivity(runs, path)
     runlog.write_text(paths["results.csv"], table.to_csv(index=False))
     runlog.write_text(paths["results.md"], analysis.to_markdown(table))
     by_lr = analysis.by_learning_rate_markdown(analysis.by_learning_rate(runs))

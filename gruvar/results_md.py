@@ -16,8 +16,9 @@ split. Grids appear in the papers' task order, a task's variants (``nottingham_6
 it, numbers in their names compared by value. ``results/beyond/<task>/results.csv``, with the
 Dey & Salem grid run under the same protocol (``SAME_PROTOCOL``), fills table ``beyond_<task>``
 (``zoo_md``: every variant against the base model of its paper), for each task in ``BEYOND``; a
-task not yet run gets the header alone. ``zoo_plots`` draws the same rows, test metric against
-parameter count, into ``results/beyond/<task>/zoo_vs_params.png``.
+task not yet run gets the header alone. ``zoo_plots`` draws the same rows into
+``results/beyond/<task>/``: a forest plot, test metric against parameter count, and (from the
+run records) each variant at every learning rate.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from collections.abc import Callable, Mapping
 
 import pandas as pd
 
-from gruvar import analysis, baselines, variants, zoo_md
+from gruvar import analysis, baselines, figures, variants, zoo_md
 from gruvar.markdown import integer, is_missing, markdown_rule, mean_std, row
 
 TARGET = 0.05  # the music target: mean test NLL at most 5% above Table 2's
@@ -74,6 +75,12 @@ SAME_PROTOCOL = {
     "mnist_pixel": "dey_salem/mnist_pixel_10epochs",
 }
 DEY_WIDTHS = {"mnist_row": (28, 100), "imdb": (128, 128), "mnist_pixel": (1, 100)}
+TASK_NAMES = {
+    "jsb": "JSB Chorales",
+    "mnist_row": "Row-wise MNIST",
+    "imdb": "IMDB",
+    "mnist_pixel": "Pixel-wise MNIST",
+}
 
 
 Paper = Callable[[str, str], tuple[float | None, float | None]]
@@ -93,7 +100,7 @@ def render(text: str, results_dir: str, recurrent: Callable[[str], int], paper: 
     text = fill(text, "dey", accuracy_table(grids(os.path.join(results_dir, "dey_salem"))))
     for task in BEYOND:
         table = zoo_grid(results_dir, task)
-        count = recurrent if task == "jsb" else _dey_recurrent(*DEY_WIDTHS[task])
+        count = _zoo_recurrent(task, recurrent)
         zoo = zoo_md.header() if table is None else zoo_md.zoo_table(table, count)
         text = fill(text, f"beyond_{task}", zoo)
     return text
@@ -113,19 +120,45 @@ def zoo_grid(results_dir: str, task: str) -> pd.DataFrame | None:
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
-def zoo_plots(results_dir: str) -> list[str]:
-    """For each task of ``BEYOND`` that has rows (``zoo_grid``), every variant's test metric
-    (mean ± std over seeds) against its parameter count, drawn into
-    ``results_dir/beyond/<task>/zoo_vs_params.png``; the paths written."""
+def zoo_plots(results_dir: str, recurrent: Callable[[str], int]) -> list[str]:
+    """For each task of ``BEYOND`` that has rows (``zoo_grid``), its figures in
+    ``results_dir/beyond/<task>/`` (``gruvar.figures``): ``forest.png`` (every row, best first,
+    with the table's † marks, n and recurrent parameters; ``recurrent`` as in ``render``),
+    ``zoo_vs_params.png`` (test metric against parameter count), and ``lr_sensitivity.png``
+    from the run records (``zoo_runs``) where there are any; the paths written."""
     written = []
     for task in BEYOND:
         table = zoo_grid(results_dir, task)
-        if table is not None:
-            folder = os.path.join(results_dir, "beyond", task)
-            os.makedirs(folder, exist_ok=True)
-            path = os.path.join(folder, "zoo_vs_params.png")
-            written.append(analysis.test_vs_params(table, path))
+        if table is None:
+            continue
+        folder = os.path.join(results_dir, "beyond", task)
+        os.makedirs(folder, exist_ok=True)
+        count = _zoo_recurrent(task, recurrent)
+        name = TASK_NAMES[task]
+        written.append(figures.forest_plot(table, os.path.join(folder, "forest.png"), count, name))
+        written.append(
+            figures.test_vs_params(table, os.path.join(folder, "zoo_vs_params.png"), name)
+        )
+        runs = zoo_runs(results_dir, task)
+        if runs is not None:
+            path = os.path.join(folder, "lr_sensitivity.png")
+            written.append(figures.lr_sensitivity(runs, path, name))
     return written
+
+
+def zoo_runs(results_dir: str, task: str) -> pd.DataFrame | None:
+    """The recorded runs behind ``zoo_grid``'s rows (``analysis.load_runs``): those in
+    ``beyond/<task>/runs``, then the same-protocol grid's ``runs`` for the variants the zoo did
+    not run itself; None where neither folder exists."""
+    folders = [os.path.join(results_dir, "beyond", task, "runs")]
+    if task in SAME_PROTOCOL:
+        folders.append(os.path.join(results_dir, SAME_PROTOCOL[task], "runs"))
+    frames = []
+    for folder in filter(os.path.isdir, folders):
+        runs = analysis.load_runs(folder)
+        seen = {v for frame in frames for v in frame["model.variant"]}
+        frames.append(runs[~runs["model.variant"].isin(seen)])
+    return pd.concat(frames, ignore_index=True) if frames else None
 
 
 def _read_csv(path: str) -> pd.DataFrame | None:
@@ -264,6 +297,12 @@ def fill(text: str, name: str, table: str) -> str:
             f"with only table rows between them; found {found}."
         )
     return re.sub(pattern, lambda _: f"<!-- table:{name} -->\n{table}\n<!-- /table -->", text)
+
+
+def _zoo_recurrent(task: str, recurrent: Callable[[str], int]) -> Callable[[str], int]:
+    """A zoo task's recurrent parameter count: JSB's is ``recurrent`` (configs/chung.py's),
+    a Dey & Salem task's at its input width and units."""
+    return recurrent if task == "jsb" else _dey_recurrent(*DEY_WIDTHS[task])
 
 
 def _dey_recurrent(in_features: int, features: int) -> Callable[[str], int]:

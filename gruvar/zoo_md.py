@@ -80,15 +80,31 @@ def zoo_table(table: pd.DataFrame, recurrent: Callable[[str], int]) -> str:
 def difference(r: dict, ref: dict | None) -> str:
     """Row ``r``'s test mean minus ``ref``'s, ± its standard error, ``†`` beyond 2 SE; – when
     either mean is missing."""
-    if ref is None or is_missing(r["test_mean"]) or is_missing(ref["test_mean"]):
+    found = delta(r, ref)
+    if found is None:
         return "–"
+    diff, se = found
     scale, digits, _, unit = _format(r["metric"])
-    delta = r["test_mean"] - ref["test_mean"]
-    text = f"{delta * scale:+.{digits}f}"
-    if min(r["n"], ref["n"]) < 2:
+    text = f"{diff * scale:+.{digits}f}"
+    if se is None:
         return text + unit
-    se = math.sqrt(r["test_std"] ** 2 / r["n"] + ref["test_std"] ** 2 / ref["n"])
-    return f"{text} ± {se * scale:.{digits}f}{unit}" + (" †" if abs(delta) > 2 * se else "")
+    return f"{text} ± {se * scale:.{digits}f}{unit}" + (" †" if beyond_2se(diff, se) else "")
+
+
+def delta(r: dict, ref: dict | None) -> tuple[float, float | None] | None:
+    """Row ``r``'s test mean minus ``ref``'s and the standard error of that difference (None
+    where either side has fewer than 2 seeds); None when either mean is missing."""
+    if ref is None or is_missing(r["test_mean"]) or is_missing(ref["test_mean"]):
+        return None
+    diff = r["test_mean"] - ref["test_mean"]
+    if min(r["n"], ref["n"]) < 2:
+        return diff, None
+    return diff, math.sqrt(r["test_std"] ** 2 / r["n"] + ref["test_std"] ** 2 / ref["n"])
+
+
+def beyond_2se(diff: float, se: float | None) -> bool:
+    """Whether a difference is marked ``†``: larger than 2 standard errors either way."""
+    return se is not None and abs(diff) > 2 * se
 
 
 def _format(metric: str) -> tuple[float, int, str, str]:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from test_train import ROOT, smoke
 
-from gruvar import analysis, compare, data, train
+from gruvar import analysis, compare, data, figures, train
 
 GRID = [
     "--config=configs/synthetic.py:parity,smoke",
@@ -98,7 +98,7 @@ def test_compare_writes_the_table_and_plots_and_a_rerun_skips_finished_runs(tmp_
     table = pd.read_csv(tmp_path / "results.csv")
     assert list(table["variant"]) == ["gru", "tanh"]
     assert list(table["n"]) == [2, 2] and list(table["runs_done"]) == [4, 4]
-    for png in ("curves.png", "test_vs_params.png"):
+    for png in ("curves.png", "test_vs_params.png", "forest.png", "lr_sensitivity.png"):
         assert (tmp_path / png).read_bytes()[:8] == PNG
         assert str(tmp_path / png) in first.stdout
     markdown = (tmp_path / "results.md").read_text()
@@ -175,13 +175,17 @@ def test_the_analysis_notebook_runs_on_a_comparison(tmp_path, monkeypatch):
         for output in cell.get("outputs", [])
     )
     assert "| gru |" in text and "| tanh |" in text
+    printed = "".join(
+        output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", [])
+    )
+    assert "test accuracy" in printed and "seeds" in printed, "compare(runs, a, b) answers"
     images = [
         output
         for cell in notebook.cells
         for output in cell.get("outputs", [])
         if "image/png" in output.get("data", {})
     ]
-    assert len(images) == 2
+    assert len(images) == 3, "the forest plot, the curves and the learning-rate sensitivity"
 
 
 def test_select_seeds_chooses_rates_with_the_first_seed_then_runs_the_rest(tmp_path):
@@ -328,7 +332,7 @@ def test_a_variant_with_no_finished_run_is_drawn_unfinished_in_the_curves(tmp_pa
         ("gru", ["gru/seed0_lr0.1"], "accuracy", "-"),
         ("gru3 lr 0.01 (unfinished)", ["gru3/seed0_lr0.01"], "accuracy", "--"),
     ]
-    png = analysis.learning_curves(analysis.load_runs(str(tmp_path)), str(tmp_path / "c.png"))
+    png = figures.learning_curves(analysis.load_runs(str(tmp_path)), str(tmp_path / "c.png"))
     assert open(png, "rb").read(8) == PNG
 
 

@@ -199,15 +199,29 @@ def test_zoo_plots_draw_each_run_task_from_its_joined_rows(tmp_path, monkeypatch
     own = grid([("lstm1", 0.97, 0.01, 3), ("mgu", 0.96, float("nan"), 1)])
     own.to_csv(tmp_path / "beyond/mnist_row/results.csv", index=False)
     drawn = {}
-    real = results_md.analysis.test_vs_params
+    real = results_md.figures.test_vs_params
 
-    def spy(table, path):
+    def spy(table, path, title=None):
         drawn[path] = list(table["variant"])
-        return real(table, path)
+        return real(table, path, title)
 
-    monkeypatch.setattr(results_md.analysis, "test_vs_params", spy)
-    written = results_md.zoo_plots(str(tmp_path))
-    png = str(tmp_path / "beyond" / "mnist_row" / "zoo_vs_params.png")
-    assert written == [png], "only the task with rows is drawn"
+    monkeypatch.setattr(results_md.figures, "test_vs_params", spy)
+    written = results_md.zoo_plots(str(tmp_path), chung.layer_params)
+    folder = tmp_path / "beyond" / "mnist_row"
+    png = str(folder / "zoo_vs_params.png")
+    assert written == [str(folder / "forest.png"), png], "only the task with rows; no records"
     assert drawn == {png: ["gru", "lstm1", "mgu"]}, "the Dey & Salem rows join the zoo's own"
-    assert Path(png).read_bytes()[:4] == b"\x89PNG"
+    for path in written:
+        assert Path(path).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_zoo_plots_draw_the_learning_rate_sensitivity_from_the_run_records(tmp_path):
+    folder = tmp_path / "beyond" / "mnist_pixel"
+    folder.mkdir(parents=True)
+    shutil.copy(ROOT / "results/beyond/mnist_pixel/results.csv", folder / "results.csv")
+    (folder / "runs").symlink_to(ROOT / "results/beyond/mnist_pixel/runs")
+    runs = results_md.zoo_runs(str(tmp_path), "mnist_pixel")
+    assert set(runs["model.variant"]) == {"mingru", "minlstm", "indrnn", "ligru"}
+    assert results_md.zoo_runs(str(tmp_path), "imdb") is None, "no records, no sensitivity"
+    written = results_md.zoo_plots(str(tmp_path), chung.layer_params)
+    assert str(folder / "lr_sensitivity.png") in written
