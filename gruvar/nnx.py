@@ -96,29 +96,12 @@ class Cell(nnx.RNNCellBase):
         self._check_width(x_t)
         return recurrence.step(self.variant.plan, self.gate_fn, self.params(), carry, x_t)
 
-    def scan(
-        self,
-        x: Array,
-        lengths: Array | None = None,
-        *,
-        reverse: bool = False,
-        unroll: int = 1,
-        initial_carry: Any = None,
-        mode: str = "auto",
-    ) -> tuple[Array, Any]:
-        """The whole sequence x [batch, time, in] at once; see ``recurrence.scan`` (``mode``:
-        auto, sequential or parallel)."""
+    def scan(self, x: Array, lengths: Array | None = None, **options: Any) -> tuple[Array, Any]:
+        """The whole sequence x [batch, time, in] at once: ``recurrence.scan`` with this cell's
+        parameters; ``options`` are its keywords (reverse, unroll, initial_carry, mode)."""
         self._check_width(x)
         return recurrence.scan(
-            self.variant.plan,
-            self.gate_fn,
-            self.params(),
-            x,
-            lengths,
-            reverse=reverse,
-            unroll=unroll,
-            initial_carry=initial_carry,
-            mode=mode,
+            self.variant.plan, self.gate_fn, self.params(), x, lengths, **options
         )
 
     def initialize_carry(self, input_shape: tuple[int, ...], rngs: Any = None) -> Any:
