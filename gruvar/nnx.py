@@ -236,11 +236,12 @@ class FramePredictor(nnx.Module):
         return self.head(outputs)
 
 
-def to_linen(model: nnx.Module) -> dict[str, Any]:
-    """The linen variables ``{"params": ...}`` of ``model``'s parameters: what the linen module
-    of the same configuration (``gruvar.RNN``, a head) takes in ``apply`` and a run's
-    checkpoint holds. The arrays are the model's own, not copies."""
-    return {"params": nnx.to_pure_dict(nnx.state(model, nnx.Param))}
+def to_linen(model: nnx.Module | nnx.State) -> dict[str, Any]:
+    """The linen variables ``{"params": ...}`` of a model's parameters (or of its ``nnx.State``,
+    e.g. from ``nnx.split``): what the linen module of the same configuration (``gruvar.RNN``,
+    a head) takes in ``apply`` and a run's checkpoint holds. The arrays are the model's own."""
+    state = model if isinstance(model, nnx.State) else nnx.state(model, nnx.Param)
+    return {"params": nnx.to_pure_dict(state)}
 
 
 def from_linen(model: nnx.Module, variables: dict[str, Any]) -> nnx.Module:

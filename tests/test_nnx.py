@@ -102,7 +102,9 @@ def test_every_variant_matches_linen_outputs_carries_and_gradients(variant):
     np.testing.assert_allclose(n_loss, l_loss, **TOL)
     assert_trees_close(n_out, l_out)
     assert_trees_close(n_grads, l_grads)
-    assert any(np.abs(g).max() > 0 for g in jax.tree.leaves(n_grads))
+    # Every kind of weight reaches the loss in some layer (a ReLU layer this small may be dead).
+    used = {name for cell in n_grads.values() for name, g in cell.items() if np.abs(g).max() > 0}
+    assert used == {name for cell in n_grads.values() for name in cell}
 
 
 @pytest.mark.parametrize("variant, scan", [("gru2", "sequential"), ("minlstm", "parallel")])
@@ -220,10 +222,10 @@ def test_linen_variables_round_trip_through_an_nnx_model():
     )
     gnnx.from_linen(model, jax.tree.map(np.asarray, variables))
     np.testing.assert_allclose(model(x, LENGTHS), linen.apply(variables, x, LENGTHS), **TOL)
-    back = gnnx.to_linen(model)
-    assert jax.tree.structure(back) == jax.tree.structure(dict(variables))
-    for got, want in zip(jax.tree.leaves(back), jax.tree.leaves(variables), strict=True):
-        np.testing.assert_array_equal(got, want)
+    for back in (gnnx.to_linen(model), gnnx.to_linen(nnx.split(model)[1])):
+        assert jax.tree.structure(back) == jax.tree.structure(dict(variables))
+        for got, want in zip(jax.tree.leaves(back), jax.tree.leaves(variables), strict=True):
+            np.testing.assert_array_equal(got, want)
 
 
 def test_linen_variables_of_another_model_are_refused_with_the_paths():
