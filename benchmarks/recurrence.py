@@ -22,6 +22,11 @@ torch runs on the GPU (cuDNN) when JAX's default backend is one, else on the CPU
     python benchmarks/recurrence.py --shapes=row,pixel --variants=all   # + the whole zoo
     python benchmarks/recurrence.py --shapes=linear # the linear-variant table
 
+``--nnx`` (default gru, lstm) times those variants through ``gruvar.nnx`` too, rows
+``gruvar.nnx <variant>``: the same classifier as NNX modules, stepped as flax advises for speed
+(``nnx.split`` once, then ``jax.jit`` over the parameters and ``nnx.merge`` inside), so
+the row measures the layer, not ``nnx.jit``'s per-call graph traversal. Below each table a
+line gives linen time / NNX time per variant (median over rounds; 1.00x: the same).
 ``--variants`` adds registered variants (``all``: every one) to the four timed by default; one
 that cannot run at a shape (MUT1-3 need input width = hidden) is listed as skipped, with why.
 The ``linear`` table times the registered variants linear in their state (minGRU, minLSTM)
@@ -44,9 +49,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from absl import app, flags
+from flax import nnx
 from harness import markdown, ratio, time_round_robin, times_x
 
 import gruvar
+import gruvar.nnx
 from gruvar import hugepages
 
 SHAPES = {  # name: (batch, time, inputs, hidden)
@@ -143,16 +150,39 @@ def gruvar_step_fn(variant, hidden, x, y, unroll=1, scan="auto") -> Step:
     return jax_step_fn(gruvar.SequenceClassifier(rnn, CLASSES), jnp.asarray(x), jnp.asarray(y))
 
 
-def models(shape, unroll=1, gru_unrolls=(), variants=VARIANTS) -> dict[str, Callable[[], Step]]:
+def nnx_step_fn(variant, hidden, x, y, unroll=1, scan="auto") -> Step:
+    """``gruvar_step_fn``'s step with the classifier built from ``gruvar.nnx`` modules: split
+    once, then the same jitted SGD step over the parameter pytree, merged back inside."""
+    rngs = nnx.Rngs(0)
+    rnn = gruvar.nnx.RNN(variant, x.shape[-1], hidden, unroll=unroll, scan=scan, rngs=rngs)
+    graphdef, params = nnx.split(gruvar.nnx.SequenceClassifier(rnn, CLASSES, rngs=rngs))
+
+    @jax.jit
+    def train_step(params):
+        def loss(p):
+            logits = nnx.merge(graphdef, p)(x)
+            return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+        grads = jax.grad(loss)(params)
+        return jax.tree.map(lambda p, g: p - LR * g, params, grads)
+
+    return lambda p: jax.block_until_ready(train_step(p)), params
+
+
+def models(
+    shape, unroll=1, gru_unrolls=(), variants=VARIANTS, nnx_variants=()
+) -> dict[str, Callable[[], Step]]:
     """``name: builder`` of every model timed at ``shape`` (batch, time, inputs, hidden); a
-    builder returns ``(step, state)``. gruvar's ``variants`` run with ``unroll``;
-    ``gru_unrolls`` adds ``gru`` at other unrolls. The torch peers are left out when torch is
-    not installed."""
+    builder returns ``(step, state)``. gruvar's ``variants`` run with ``unroll``, and
+    ``nnx_variants`` through ``gruvar.nnx`` too; ``gru_unrolls`` adds ``gru`` at other
+    unrolls. The torch peers are left out when torch is not installed."""
     hidden = shape[-1]
     x, y = batch_of(shape)
     xj, yj = jnp.asarray(x), jnp.asarray(y)
     gruvar_model = functools.partial(gruvar_step_fn, hidden=hidden, x=xj, y=yj)
     builders = {f"gruvar {v}": functools.partial(gruvar_model, v, unroll=unroll) for v in variants}
+    for v in nnx_variants:
+        builders[f"gruvar.nnx {v}"] = functools.partial(nnx_step_fn, v, hidden, xj, yj, unroll)
     for u in gru_unrolls:
         if u != unroll:
             builders[f"gruvar gru unroll={u}"] = functools.partial(gruvar_model, "gru", unroll=u)
@@ -170,7 +200,7 @@ def models(shape, unroll=1, gru_unrolls=(), variants=VARIANTS) -> dict[str, Call
 def peers(model: str) -> tuple[str, str]:
     """The (flax, torch) peers a model's time is compared with: the LSTM's for a gruvar variant
     of an LSTM family (and for the LSTM peers themselves), else the GRU's."""
-    if model.startswith("gruvar "):
+    if model.startswith(("gruvar ", "gruvar.nnx ")):
         family = gruvar.variants.get(model.split()[1]).family.name
         return PEERS["lstm" if family in ("lstm", "fgr") else "gru"]
     return PEERS["lstm" if "LSTM" in model else "gru"]
@@ -191,6 +221,15 @@ def rows(times: dict[str, list[float]]) -> list[dict]:
             }
         )
     return out
+
+
+def nnx_vs_linen(times: dict[str, list[float]]) -> dict[str, float]:
+    """``variant: linen time / NNX time`` (median over rounds) for each variant timed both ways."""
+    return {
+        model.split()[1]: ratio(times[f"gruvar {model.split()[1]}"], t)
+        for model, t in times.items()
+        if model.startswith("gruvar.nnx ") and f"gruvar {model.split()[1]}" in times
+    }
 
 
 def table(shapes_rows: dict[str, list[dict]]) -> list[str]:
@@ -294,6 +333,11 @@ def main(argv):
             f"Unknown shape(s) {sorted(unknown)}; choose from {[*SHAPES, 'linear']}."
         )
     extra = zoo(FLAGS.variants)
+    try:
+        for v in FLAGS.nnx:
+            gruvar.variants.get(v)
+    except ValueError as err:
+        raise app.UsageError(f"--nnx: {err}") from None
     lengths, gru_lengths = _ints("linear_lengths"), _ints("linear_gru_lengths")
     print(
         f"jax {jax.__version__} on {jax.devices()[0].device_kind}; unroll={FLAGS.unroll}; "
@@ -305,11 +349,17 @@ def main(argv):
     for name in FLAGS.shapes:
         if name == "linear":
             continue
-        builders = models(SHAPES[name], FLAGS.unroll, variants=VARIANTS + extra)
-        steps = build(builders, optional={f"gruvar {v}" for v in extra})
+        builders = models(
+            SHAPES[name], FLAGS.unroll, variants=VARIANTS + extra, nnx_variants=tuple(FLAGS.nnx)
+        )
+        optional = {f"gruvar {v}" for v in extra} | {f"gruvar.nnx {v}" for v in FLAGS.nnx}
+        steps = build(builders, optional=optional)
         times = time_round_robin(steps, *timing)
         print(*table({f"{name} {SHAPES[name]}": rows(times)})[2:], sep="\n", flush=True)
         print(f"({len(next(iter(times.values())))} rounds)", flush=True)
+        same = nnx_vs_linen(times)
+        if same:
+            print("linen / NNX time: " + ", ".join(f"{v} {times_x(r)}" for v, r in same.items()))
     if "linear" in FLAGS.shapes:
         batch, _, inputs, hidden = SHAPES["pixel"]
         print(f"linear variants: B {batch}, input width {inputs}, hidden {hidden}", flush=True)
@@ -326,6 +376,7 @@ if __name__ == "__main__":
     # beside sweep.py (which has flags of the same names).
     flags.DEFINE_list("shapes", list(SHAPES), f"Shapes to time, from {[*SHAPES, 'linear']}.")
     flags.DEFINE_list("variants", [], "Registered variants to add to the default four; 'all'.")
+    flags.DEFINE_list("nnx", ["gru", "lstm"], "Variants timed through gruvar.nnx too.")
     flags.DEFINE_list("linear_lengths", list(map(str, LINEAR_LENGTHS)), "T of the linear table.")
     flags.DEFINE_list(
         "linear_gru_lengths", list(map(str, LINEAR_LENGTHS)), "T at which it times gru too."

@@ -1,4 +1,9 @@
-"""gruvar: gated recurrent network variants as data, on one fast jitted JAX recurrence."""
+"""gruvar: gated recurrent network variants as data, on one fast jitted JAX recurrence.
+
+The modules here are ``flax.linen``; ``gruvar.nnx`` has the same ones as ``flax.nnx`` modules.
+"""
+
+import importlib
 
 from gruvar import cells, families, gates, recurrence, variants
 from gruvar.cells import Cell, make
@@ -16,7 +21,15 @@ __all__ = [
     "families",
     "gates",
     "make",
+    "nnx",
     "recurrence",
     "variant",
     "variants",
 ]
+
+
+def __getattr__(name: str):
+    # gruvar.nnx on first use, so the linen-only paths (experiments/, sweeps) skip flax.nnx.
+    if name == "nnx":
+        return importlib.import_module("gruvar.nnx")
+    raise AttributeError(f"module 'gruvar' has no attribute {name!r}")

@@ -20,10 +20,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from gruvar import recurrence
+from gruvar import frontend, recurrence
 from gruvar.families import FAMILIES, Family
 from gruvar.fixed_families import FIXED_FAMILIES
-from gruvar.gates import param_name
 from gruvar.variants import VARIANTS, Variant, get, variant
 
 __all__ = [
@@ -71,29 +70,20 @@ class Cell(nn.RNNCellBase):
     @nn.compact
     def params_for(self, in_features: int) -> dict[str, Array]:
         """The paper-named parameters of this layer, created on first use."""
-        if self.features <= 0:
-            raise ValueError(f"features must be positive, got {self.features}.")
-        v = self.resolved
-        if v.family.fixed_form:
-            v.family.check_input(in_features, self.features)
-        forget_b = v.family.forget_gate and param_name("b", v.family.forget_gate)
-        candidate_u = param_name("U", v.family.candidate)
-        inits = {
-            "W": self.kernel_init,
-            "U": self.recurrent_kernel_init,
-            "R": self.recurrent_kernel_init,
-            "u": self.diagonal_init,
-            "V": self.peephole_init,
-            "b": self.bias_init,
-            "gamma": nn.initializers.ones_init(),
-        }
+        shapes_inits = frontend.param_inits(
+            self.resolved,
+            in_features,
+            self.features,
+            kernel_init=self.kernel_init,
+            recurrent_kernel_init=self.recurrent_kernel_init,
+            candidate_recurrent_init=self.candidate_recurrent_init,
+            bias_init=self.bias_init,
+            peephole_init=self.peephole_init,
+            diagonal_init=self.diagonal_init,
+            forget_bias=self.forget_bias,
+        )
         params = {}
-        for name, shape in v.param_shapes(in_features, self.features).items():
-            init = inits[name.split("_")[0]]
-            if name == forget_b:
-                init = nn.initializers.constant(self.forget_bias)
-            if name == candidate_u and self.candidate_recurrent_init is not None:
-                init = self.candidate_recurrent_init
+        for name, (shape, init) in shapes_inits.items():
             params[name] = self.param(name, init, shape, self.param_dtype)
         return params
 
@@ -114,10 +104,6 @@ class Cell(nn.RNNCellBase):
     ) -> tuple[Array, Any]:
         """The whole sequence x [batch, time, in] at once; see ``recurrence.scan`` (``mode``:
         auto, sequential or parallel)."""
-        if x.ndim != 3:
-            raise ValueError(
-                f"Expected x of shape [batch, time, features], got shape {tuple(x.shape)}."
-            )
         params = self.params_for(x.shape[-1])
         return recurrence.scan(
             self.resolved.plan,

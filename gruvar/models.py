@@ -11,9 +11,8 @@ from typing import Any
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 
-from gruvar import variants
+from gruvar import frontend, variants
 from gruvar.cells import Cell
 from gruvar.recurrence import resolve_mode
 from gruvar.variants import Variant
@@ -50,28 +49,19 @@ class RNN(nn.Module):
             raise ValueError(f"num_layers must be at least 1, got {self.num_layers}.")
         mode = resolve_mode(variants.get(self.variant).plan, self.scan)
         kwargs = dict(self.cell_kwargs or {})
-        carries = []
-        for layer in range(self.num_layers):
-            if not self.bidirectional:
-                cell = Cell(self.variant, self.features, name=f"layer_{layer}", **kwargs)
-                x, carry = cell.scan(x, lengths, unroll=self.unroll, mode=mode)
-                carries.append(carry)
-                continue
-            fwd = Cell(self.variant, self.features, name=f"layer_{layer}_fwd", **kwargs)
-            bwd = Cell(self.variant, self.features, name=f"layer_{layer}_bwd", **kwargs)
-            y_fwd, c_fwd = fwd.scan(x, lengths, unroll=self.unroll, mode=mode)
-            y_bwd, c_bwd = bwd.scan(x, lengths, reverse=True, unroll=self.unroll, mode=mode)
-            x = jnp.concatenate([y_fwd, y_bwd], axis=-1)
-            carries.append((c_fwd, c_bwd))
-        return x, tuple(carries)
+        directions = ("_fwd", "_bwd") if self.bidirectional else ("",)
+        layers = [
+            [
+                Cell(self.variant, self.features, name=f"layer_{layer}{d}", **kwargs)
+                for d in directions
+            ]
+            for layer in range(self.num_layers)
+        ]
+        return frontend.stack(layers, x, lengths, unroll=self.unroll, mode=mode)
 
     def final_hidden(self, carries: tuple[Any, ...]) -> Array:
         """The last layer's final hidden state [batch, features] (both directions concatenated)."""
-        family = variants.get(self.variant).family
-        last = carries[-1]
-        if self.bidirectional:
-            return jnp.concatenate([family.hidden(last[0]), family.hidden(last[1])], axis=-1)
-        return family.hidden(last)
+        return frontend.final_hidden(variants.get(self.variant), carries, self.bidirectional)
 
 
 class SequenceClassifier(nn.Module):

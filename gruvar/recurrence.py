@@ -252,6 +252,10 @@ def scan(
     step (``mode`` sequential) or by ``jax.lax.associative_scan`` (parallel); ``auto`` picks
     by backend (``resolve_mode``).
     """
+    if x.ndim != 3:
+        raise ValueError(
+            f"Expected x of shape [batch, time, features], got shape {tuple(x.shape)}."
+        )
     mode = resolve_mode(plan, mode)
     batch, time = x.shape[:2]
     valid = None
