@@ -68,19 +68,6 @@ def load_runs(root: str) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def expected_runs(root: str) -> list[str] | None:
-    """The runs a comparison's grid.json lists (paths relative to ``root``), if it has one."""
-    path = os.path.join(root, "grid.json")
-    if not os.path.exists(path):
-        return None
-    what = "it lists the runs a comparison expects: rerun the comparison's command."
-    grid = runlog.read_json(path, what)
-    runs = grid.get("runs") if isinstance(grid, dict) else None
-    if not isinstance(runs, list) or not all(isinstance(r, str) for r in runs):
-        raise ValueError(f"{path} has no list of run names under 'runs'; {what}")
-    return runs
-
-
 def run_results(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per run: its best-validation evaluation (step, validation and test metric, and
     the train metric of the last window logged by then; NaN before its first evaluation),

@@ -358,7 +358,7 @@ def report(workdir: str) -> dict[str, str]:
     ``workdir`` (``gruvar.figures``; lr_sensitivity.png where it ran more than one learning
     rate); returns their paths."""
     runs = analysis.load_runs(workdir)
-    table = analysis.summarize(runs, analysis.expected_runs(workdir))
+    table = analysis.summarize(runs, records.expected_runs(workdir))
     paths = {
         "results.md": os.path.join(workdir, "results.md"),
         "results.csv": os.path.join(workdir, "results.csv"),

@@ -32,7 +32,7 @@ from typing import Any
 
 import ml_collections
 
-from gruvar import analysis, resume, runlog
+from gruvar import resume, runlog
 from gruvar.run import config_changes
 
 FILES = runlog.RECORD_FILES
@@ -59,6 +59,19 @@ def unfinished(root: str) -> list[str]:
         if "summary.json" not in files and resume.steps(directory):
             found.append(os.path.relpath(directory, root))
     return found
+
+
+def expected_runs(root: str) -> list[str] | None:
+    """The runs a comparison's grid.json lists (paths relative to ``root``), if it has one."""
+    path = os.path.join(root, GRID)
+    if not os.path.exists(path):
+        return None
+    what = "it lists the runs a comparison expects: rerun the comparison's command."
+    grid = runlog.read_json(path, what)
+    runs = grid.get("runs") if isinstance(grid, dict) else None
+    if not isinstance(runs, list) or not all(isinstance(r, str) for r in runs):
+        raise ValueError(f"{path} has no list of run names under 'runs'; {what}")
+    return runs
 
 
 def variants(root: str) -> list[str]:
@@ -144,8 +157,8 @@ def save(
         check(os.path.join(workdir, name))
     os.makedirs(records, exist_ok=True)
     with _locked(records):
-        expected = analysis.expected_runs(records) or []
-        added = [r for r in analysis.expected_runs(workdir) or [] if r not in expected]
+        expected = expected_runs(records) or []
+        added = [r for r in expected_runs(workdir) or [] if r not in expected]
         if added:
             runlog.write_json(os.path.join(records, GRID), {"runs": expected + added})
     written = []

@@ -129,7 +129,7 @@ def test_one_records_folder_gathers_several_comparisons_and_their_grids(tmp_path
     # A new workdir gets both comparisons' runs, and a report that names what is missing.
     new = str(tmp_path / "new")
     assert records.restore(keep, new) == ["gru/seed0_lr0.1", "tanh/seed0_lr0.1"]
-    table = analysis.summarize(analysis.load_runs(new), analysis.expected_runs(new))
+    table = analysis.summarize(analysis.load_runs(new), records.expected_runs(new))
     assert dict(zip(table["variant"], table["missing"], strict=True)) == {
         "gru": "gru/seed1_lr0.1",
         "tanh": "tanh/seed1_lr0.1",

@@ -11,7 +11,7 @@ import time
 import pytest
 from test_compare import compare_cli, write_run
 
-from gruvar import analysis, records, runlog
+from gruvar import records, runlog
 
 GRID = [
     "--config=configs/synthetic.py:parity,smoke",
@@ -137,13 +137,13 @@ def test_two_comparisons_sharing_a_records_folder_keep_both_grids(tmp_path, monk
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(analysis.expected_runs(keep)) == ["gru/x", "mgu/x", "tanh/x"]
+    assert sorted(records.expected_runs(keep)) == ["gru/x", "mgu/x", "tanh/x"]
 
 
 def test_a_grid_json_without_a_list_of_runs_is_a_clear_error(tmp_path):
     (tmp_path / "grid.json").write_text(json.dumps({"runs": "gru/seed0_lr0.1"}))
     with pytest.raises(ValueError, match="no list of run names"):
-        analysis.expected_runs(str(tmp_path))
+        records.expected_runs(str(tmp_path))
 
 
 def test_a_records_folder_that_cannot_be_written_fails_before_training(tmp_path):
