@@ -39,8 +39,7 @@ import jax
 import ml_collections
 import numpy as np
 
-import gruvar
-from gruvar import analysis, figures, records, runlog, sweep
+from gruvar import analysis, cells, figures, records, runlog, sweep
 from gruvar import config as config_lib
 from gruvar.run import finished_summary
 
@@ -71,7 +70,7 @@ def variant_list(values: Sequence[str]) -> list[str]:
             variants.append(value)
     for variant in variants:
         try:
-            gruvar.make(variant, 1)
+            cells.make(variant, 1)
         except ValueError as err:
             raise ValueError(f"--variants: {err}") from None
     directories = [directory_name(v) for v in variants]

@@ -23,8 +23,7 @@ import numpy as np
 import optax
 from flax.training import train_state
 
-import gruvar
-from gruvar import options
+from gruvar import models, options
 
 Array = jax.Array
 Sums = dict[str, Array]
@@ -35,7 +34,7 @@ def build_model(config: ml_collections.ConfigDict, dataset) -> nn.Module:
     names (``gruvar.options``)."""
     m = config.model
     cell_inits, head_init = options.INITIALIZERS[m.init]
-    rnn = gruvar.RNN(
+    rnn = models.RNN(
         m.variant,
         m.features,
         num_layers=m.num_layers,
@@ -45,14 +44,14 @@ def build_model(config: ml_collections.ConfigDict, dataset) -> nn.Module:
         cell_kwargs={**cell_inits, "gate_fn": options.GATES[m.gate], "forget_bias": m.forget_bias},
     )
     if dataset.kind == "classify":
-        return gruvar.SequenceClassifier(
+        return models.SequenceClassifier(
             rnn,
             dataset.num_outputs,
             vocab_size=dataset.vocab_size,
             embed_dim=m.embed_dim,
             kernel_init=head_init,
         )
-    return gruvar.FramePredictor(rnn, dataset.num_outputs, kernel_init=head_init)
+    return models.FramePredictor(rnn, dataset.num_outputs, kernel_init=head_init)
 
 
 def make_optimizer(config: ml_collections.ConfigDict, total_steps: int):
