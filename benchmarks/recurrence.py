@@ -201,7 +201,7 @@ def peers(model: str) -> tuple[str, str]:
     """The (flax, torch) peers a model's time is compared with: the LSTM's for a gruvar variant
     of an LSTM family (and for the LSTM peers themselves), else the GRU's."""
     if model.startswith(("gruvar ", "gruvar.nnx ")):
-        family = gruvar.variants.get(model.split()[1]).family.name
+        family = gruvar.core.variants.get(model.split()[1]).family.name
         return PEERS["lstm" if family in ("lstm", "fgr") else "gru"]
     return PEERS["lstm" if "LSTM" in model else "gru"]
 
@@ -335,7 +335,7 @@ def main(argv):
     extra = zoo(FLAGS.variants)
     try:
         for v in FLAGS.nnx:
-            gruvar.variants.get(v)
+            gruvar.core.variants.get(v)
     except ValueError as err:
         raise app.UsageError(f"--nnx: {err}") from None
     lengths, gru_lengths = _ints("linear_lengths"), _ints("linear_gru_lengths")

@@ -5,10 +5,11 @@ The modules here are ``flax.linen``; ``gruvar.nnx`` has the same ones as ``flax.
 
 import importlib
 
-from gruvar import cells, families, gates, recurrence, variants
+from gruvar import cells
 from gruvar.cells import Cell, make
+from gruvar.core import families, gates, recurrence, variants
+from gruvar.core.variants import VARIANTS, Variant, variant
 from gruvar.models import RNN, FramePredictor, SequenceClassifier
-from gruvar.variants import VARIANTS, Variant, variant
 
 __all__ = [
     "RNN",

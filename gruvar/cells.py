@@ -1,8 +1,9 @@
 """The recurrent layer of any variant as a ``flax.linen`` cell, with a fast whole-sequence scan.
 
-Families and their equations live in ``gruvar.families`` (and ``gruvar.fixed_families``), the
-part-spec grammar in ``gruvar.gates``, variants and the named registry in ``gruvar.variants``;
-this module re-exports the latter's ``VARIANTS``, ``Variant``, ``variant`` and ``get``::
+Families and their equations live in ``gruvar.core.families`` (and
+``gruvar.core.fixed_families``), the part-spec grammar in ``gruvar.core.gates``, variants and
+the named registry in ``gruvar.core.variants``; this module re-exports the latter's
+``VARIANTS``, ``Variant``, ``variant`` and ``get``::
 
     cells.variant("gru", z="hb", r="xhb")       # or the string form "gru:z=hb,r=xhb"
     cells.VARIANTS["gru_hz"] = cells.variant("gru", "h", r="xhb")   # register it by name
@@ -20,10 +21,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from gruvar import frontend, recurrence
-from gruvar.families import FAMILIES, Family
-from gruvar.fixed_families import FIXED_FAMILIES
-from gruvar.variants import VARIANTS, Variant, get, variant
+from gruvar.core import frontend, recurrence
+from gruvar.core.families import FAMILIES, Family
+from gruvar.core.fixed_families import FIXED_FAMILIES
+from gruvar.core.variants import VARIANTS, Variant, get, variant
 
 __all__ = [
     "FAMILIES",
@@ -44,7 +45,7 @@ class Cell(nn.RNNCellBase):
     """One recurrent layer of any variant: a ``flax.linen.RNNCellBase`` with a fast ``scan``.
 
     ``cell(carry, x_t) -> (carry, h_t)`` runs one step, so the cell drops into
-    ``flax.linen.RNN``; ``cell.scan(x)`` runs a whole sequence through ``gruvar.recurrence``
+    ``flax.linen.RNN``; ``cell.scan(x)`` runs a whole sequence through ``gruvar.core.recurrence``
     with the same parameters. ``candidate_recurrent_init``, when given, initialises the
     candidate's U (``U``, ``U_h``, ``U_c``: the one inside the tanh) in place of
     ``recurrent_kernel_init``. Diagonal recurrent weights u start U(0, 1) (``diagonal_init``),

@@ -11,7 +11,8 @@ import ml_collections
 import numpy as np
 from ml_collections import config_dict
 
-from gruvar import cells, options, recurrence
+from gruvar import cells, options
+from gruvar.core import recurrence
 
 OPTIMIZERS = ("rmsprop", "adam", "sgd")
 SCHEDULES = ("constant", "cosine", "linear")
@@ -36,7 +37,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.model.gate = "sigmoid"  # or "hard_sigmoid" (Keras <= 2.2)
     c.model.forget_bias = 1.0  # an LSTM's b_f at initialisation
     # a variant linear in its state (mingru, minlstm): "auto" (parallel in time on GPU/TPU,
-    # sequential on CPU), "sequential" or "parallel" (gruvar.recurrence.MODES)
+    # sequential on CPU), "sequential" or "parallel" (gruvar.core.recurrence.MODES)
     c.model.scan = "auto"
 
     c.data = ml_collections.ConfigDict()

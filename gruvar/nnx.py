@@ -1,7 +1,7 @@
 """Every variant as ``flax.nnx`` modules: a cell, stacked layers, the task heads.
 
-The same recurrence as the linen modules (``gruvar.recurrence`` over the variant's compiled
-plan, layers stacked by ``gruvar.frontend``), with the same paper-named parameters, shapes and
+The same recurrence as the linen modules (``gruvar.core.recurrence`` over the variant's compiled
+plan, layers stacked by ``gruvar.core.frontend``), with the same paper-named parameters, shapes and
 initialisers; only where the parameters live differs. A model's ``nnx.Param`` state has the
 tree of the linen model's ``params``, so ``to_linen`` and ``from_linen`` convert either way::
 
@@ -27,8 +27,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from gruvar import frontend, recurrence, variants
-from gruvar.variants import Variant
+from gruvar.core import frontend, recurrence, variants
+from gruvar.core.variants import Variant
 
 Array = jax.Array
 Initializer = frontend.Initializer
@@ -43,7 +43,7 @@ class Cell(nnx.RNNCellBase):
     """One recurrent layer of any variant: an ``nnx.RNNCellBase`` with a fast ``scan``.
 
     ``cell(carry, x_t) -> (carry, h_t)`` runs one step, so the cell drops into ``flax.nnx.RNN``;
-    ``cell.scan(x)`` runs a whole sequence through ``gruvar.recurrence``. The parameters are
+    ``cell.scan(x)`` runs a whole sequence through ``gruvar.core.recurrence``. The parameters are
     attributes named after the paper (``cell.W_z``, ``cell.U_h``, ...), kernels [in, out].
     Keywords and defaults are ``gruvar.Cell``'s: ``candidate_recurrent_init``, when given,
     initialises the candidate's U in place of ``recurrent_kernel_init``; diagonal weights u
@@ -88,7 +88,7 @@ class Cell(nnx.RNNCellBase):
             setattr(self, name, nnx.Param(init(rngs.params(), shape, param_dtype)))
 
     def params(self) -> dict[str, Array]:
-        """The paper-named parameters as arrays, what ``gruvar.recurrence`` reads."""
+        """The paper-named parameters as arrays, what ``gruvar.core.recurrence`` reads."""
         return {name: getattr(self, name)[...] for name in self.param_names}
 
     def __call__(self, carry: Any, x_t: Array) -> tuple[Any, Array]:

@@ -16,9 +16,9 @@ import tempfile
 import numpy as np
 import pandas as pd
 
-from gruvar import variants
+from gruvar.core import variants
 
-# family (gruvar.families, MUT1-3 as one): (legend label, colour)
+# family (gruvar.core.families, MUT1-3 as one): (legend label, colour)
 FAMILY_COLOURS = {
     "gru": ("GRU", "#0072B2"),
     "gru_reset_after": ("GRU (reset after)", "#56B4E9"),

@@ -30,7 +30,8 @@ from collections.abc import Callable, Mapping
 
 import pandas as pd
 
-from gruvar import analysis, baselines, figures, variants, zoo_md
+from gruvar import analysis, baselines, figures, zoo_md
+from gruvar.core import variants
 from gruvar.markdown import integer, is_missing, markdown_rule, mean_std, row
 
 TARGET = 0.05  # the music target: mean test NLL at most 5% above Table 2's

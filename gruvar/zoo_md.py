@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from gruvar import variants
+from gruvar.core import variants
 from gruvar.markdown import integer, is_missing, markdown_rule, mean_std, row
 
 HEADER = (

@@ -15,12 +15,12 @@ ALL_VARIANTS = sorted(gruvar.VARIANTS)
 
 def in_width(variant, m, n):
     """m, or n for a variant that adds its input unweighted to n-vectors (MUT1, MUT2)."""
-    return n if getattr(gruvar.variants.get(variant).family, "needs_square", False) else m
+    return n if getattr(gruvar.core.variants.get(variant).family, "needs_square", False) else m
 
 
 def _classic(name):
     """A variant tests/reference.py implements: gates of x, h, c, b terms, tanh throughout."""
-    plan = gruvar.variants.get(name).plan
+    plan = gruvar.core.variants.get(name).plan
     return not (
         plan.own_step
         or plan.diag

@@ -9,7 +9,7 @@ import pytest
 
 from gruvar import config as config_lib
 from gruvar import data, steps, train
-from gruvar.variants import VARIANTS
+from gruvar.core.variants import VARIANTS
 
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))

@@ -2,7 +2,7 @@
 
 import pytest
 
-from gruvar.gates import GateSpec
+from gruvar.core.gates import GateSpec
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,8 @@ import pytest
 
 import gruvar
 from gruvar import config as config_lib
-from gruvar import data, recurrence, steps, variants
+from gruvar import data, steps
+from gruvar.core import recurrence, variants
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 from configs import synthetic

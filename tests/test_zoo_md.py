@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gruvar import results_md, variants, zoo_md
+from gruvar import results_md, zoo_md
+from gruvar.core import variants
 
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))

@@ -1,14 +1,14 @@
 """Recurrent cell families: their gates, candidate and state update, as equations.
 
 A *family* fixes a cell's gates, its candidate and how the state is updated; its variants
-(``gruvar.variants``) say which terms feed each part (``gruvar.gates``). Every gate g has
+(``gruvar.core.variants``) say which terms feed each part (``gruvar.core.gates``). Every gate g has
 
     a_g = [W_g x_t] + [U_g h_{t-1}] + [u_g ⊙ h_{t-1}] + [V_g ⊙ c] + [b_g],    g_t = σ(a_g)
 
 (or a constant, or 1 - another gate), and the candidate, with its own spec and activation φ
 (tanh, identity or relu), reads x_t, h_{t-1} (possibly through a gate) and a bias. Below, h~_t
 is the *activated* candidate φ(a_h). Families whose form no spec can say (MUT1-3, FGR) live in
-``gruvar.fixed_families``.
+``gruvar.core.fixed_families``.
 """
 
 from __future__ import annotations

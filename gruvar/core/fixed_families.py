@@ -2,7 +2,7 @@
 
 They have unweighted terms (tanh(x_t), x_t, tanh(h_{t-1})) or read the previous step's gate
 activations, so each computes its own step from its paper-named parameters; the recurrence
-hoists what reads only x_t (``project``) and scans ``step`` (``gruvar.recurrence``).
+hoists what reads only x_t (``project``) and scans ``step`` (``gruvar.core.recurrence``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gruvar.families import Family
+from gruvar.core.families import Family
 
 Array = jax.Array
 

@@ -1,7 +1,7 @@
 """The compiled plan of a variant: what the recurrence needs to know, and nothing else.
 
-``gruvar.variants`` compiles a variant (a family plus its part specs) into a ``Plan``; the
-scan driver (``gruvar.recurrence``) reads only the plan, never the cell or registry modules.
+``gruvar.core.variants`` compiles a variant (a family plus its part specs) into a ``Plan``; the
+scan driver (``gruvar.core.recurrence``) reads only the plan, never the cell or registry modules.
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gruvar.gates import param_name
-from gruvar.variants import Variant
+from gruvar.core.gates import param_name
+from gruvar.core.variants import Variant
 
 Array = jax.Array
 Initializer = Callable[..., Array]

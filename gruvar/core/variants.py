@@ -1,7 +1,7 @@
 """Variants as data: a family plus one spec per part, compiled to a plan; the named registry.
 
-A *variant* is a family (``gruvar.families``) plus a spec per gate and one for the candidate
-(``gruvar.gates``), the candidate's activation (``act``: tanh, identity, relu), an LSTM's
+A *variant* is a family (``gruvar.core.families``) plus a spec per gate and one for the candidate
+(``gruvar.core.gates``), the candidate's activation (``act``: tanh, identity, relu), an LSTM's
 output activation (``out``: tanh, identity), optionally a normalised gate pair (``norm``,
 minLSTM's f' = f / (f + i), i' = i / (f + i)) and batch norm on the input projections
 (``bn``, Li-GRU). Define one in a line, without a new class::
@@ -21,10 +21,10 @@ import dataclasses
 import functools
 import math
 
-from gruvar.families import FAMILIES, Family
-from gruvar.fixed_families import FIXED_FAMILIES
-from gruvar.gates import GateSpec, param_name
-from gruvar.plan import ACTIVATIONS, Plan
+from gruvar.core.families import FAMILIES, Family
+from gruvar.core.fixed_families import FIXED_FAMILIES
+from gruvar.core.gates import GateSpec, param_name
+from gruvar.core.plan import ACTIVATIONS, Plan
 
 OUTPUTS = ("tanh", "identity")
 _KNOBS = ("act", "out", "norm", "bn")

@@ -11,9 +11,9 @@ For a sequence x [B, T, m] and a variant with n units the work is split by what 
 4. Peepholes V_g ⊙ c, diagonal terms u_p ⊙ h_{t-1}, couplings 1 - g and a normalised pair are
    pointwise work inside the loop; constant gates are numbers in the plan.
 5. A variant in which no part reads the state is linear in it and runs without this loop
-   (``gruvar.linear``); a fixed-form family (MUT1-3, FGR) scans its own step.
+   (``gruvar.core.linear``); a fixed-form family (MUT1-3, FGR) scans its own step.
 
-The driver reads only the compiled ``gruvar.plan.Plan`` of a variant.
+The driver reads only the compiled ``gruvar.core.plan.Plan`` of a variant.
 
 Variable lengths: step t of sequence b is valid when t < lengths[b]. Past its end a sequence
 keeps its carry (so the final carry is the last valid state) and outputs zeros. The reverse
@@ -30,9 +30,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gruvar import linear
-from gruvar.gates import param_name
-from gruvar.plan import ACTIVATIONS, Plan
+from gruvar.core import linear
+from gruvar.core.gates import param_name
+from gruvar.core.plan import ACTIVATIONS, Plan
 
 Array = jax.Array
 GateFn = Callable[[Array], Array]
@@ -248,7 +248,7 @@ def scan(
     ``lengths`` [B] (optional) marks steps t >= lengths[b] as padding: they output zeros and
     leave the carry alone. ``reverse`` processes each sequence from its last valid step to its
     first; outputs stay in input order. ``unroll`` is passed to ``jax.lax.scan``. A plan linear
-    in its state runs as s_t = a_t ⊙ s_{t-1} + b_t (``gruvar.linear``): elementwise step by
+    in its state runs as s_t = a_t ⊙ s_{t-1} + b_t (``gruvar.core.linear``): elementwise step by
     step (``mode`` sequential) or by ``jax.lax.associative_scan`` (parallel); ``auto`` picks
     by backend (``resolve_mode``).
     """

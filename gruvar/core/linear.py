@@ -23,7 +23,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from gruvar.plan import ACTIVATIONS, Plan
+from gruvar.core.plan import ACTIVATIONS, Plan
 
 Array = jax.Array
 
