@@ -5,11 +5,11 @@ The modules here are ``flax.linen``; ``gruvar.nnx`` has the same ones as ``flax.
 
 import importlib
 
-from gruvar import cells
-from gruvar.cells import Cell, make
 from gruvar.core import families, gates, recurrence, variants
 from gruvar.core.variants import VARIANTS, Variant, variant
-from gruvar.models import RNN, FramePredictor, SequenceClassifier
+from gruvar.linen import cells
+from gruvar.linen.cells import Cell, make
+from gruvar.linen.models import RNN, FramePredictor, SequenceClassifier
 
 __all__ = [
     "RNN",

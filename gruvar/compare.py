@@ -39,8 +39,9 @@ import jax
 import ml_collections
 import numpy as np
 
-from gruvar import analysis, cells, figures, records, runlog, sweep
+from gruvar import analysis, figures, records, runlog, sweep
 from gruvar import config as config_lib
+from gruvar.linen import cells
 from gruvar.run import finished_summary
 
 LAUNCHERS = ("local", "slurm", "submitit_local", "submitit_debug")

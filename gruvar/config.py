@@ -11,8 +11,9 @@ import ml_collections
 import numpy as np
 from ml_collections import config_dict
 
-from gruvar import cells, options
+from gruvar import options
 from gruvar.core import recurrence
+from gruvar.linen import cells
 
 OPTIMIZERS = ("rmsprop", "adam", "sgd")
 SCHEDULES = ("constant", "cosine", "linear")

@@ -23,7 +23,8 @@ import numpy as np
 import optax
 from flax.training import train_state
 
-from gruvar import models, options
+from gruvar import options
+from gruvar.linen import models
 
 Array = jax.Array
 Sums = dict[str, Array]

@@ -8,7 +8,7 @@ import pytest
 from conftest import ALL_VARIANTS, in_width
 
 import gruvar
-from gruvar import cells
+from gruvar.linen import cells
 
 
 def n_params(variant, m, n):

@@ -8,7 +8,7 @@ import reference
 from conftest import CLASSIC_VARIANTS
 
 import gruvar
-from gruvar import cells
+from gruvar.linen import cells
 
 B, T, M, N = 3, 6, 4, 5
 LENGTHS = np.array([6, 2, 4])

@@ -161,7 +161,7 @@ def test_hard_sigmoid_gates_match_the_reference(variant, rng):
     x = rng.standard_normal((2, 6, 3)).astype(np.float32)
     cell = gruvar.make(variant, 5, gate_fn=options.hard_sigmoid)
     ys, _ = cell.apply({"params": params}, x, method="scan")
-    family = gruvar.cells.get(variant).family.name
+    family = gruvar.linen.cells.get(variant).family.name
     ref, _ = reference.run(family, params, x, gate=reference.hard_sigmoid)
     np.testing.assert_allclose(ys, ref, atol=2e-5)
     plain, _ = reference.run(family, params, x)

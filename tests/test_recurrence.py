@@ -10,8 +10,8 @@ import reference
 from conftest import ALL_VARIANTS, CLASSIC_VARIANTS, in_width, init_params
 
 import gruvar
-from gruvar import cells
 from gruvar.core import recurrence
+from gruvar.linen import cells
 
 M, N, B, T = 3, 5, 4, 7
 LENGTHS = np.array([7, 3, 1, 0])  # full, partial, one step, empty

@@ -1,6 +1,6 @@
 """What the two Flax front ends share: a layer's parameters with their initialisers, and the
-stacking of layers. ``flax.linen`` (``gruvar.cells``, ``gruvar.models``) and ``flax.nnx``
-(``gruvar.nnx``) differ only in where the parameters live; this module imports neither.
+stacking of layers. ``flax.linen`` (``gruvar.linen``) and ``flax.nnx`` (``gruvar.nnx``)
+differ only in where the parameters live; this module imports neither.
 """
 
 from __future__ import annotations

@@ -12,10 +12,10 @@ from typing import Any
 import flax.linen as nn
 import jax
 
-from gruvar.cells import Cell
 from gruvar.core import frontend, variants
 from gruvar.core.recurrence import resolve_mode
 from gruvar.core.variants import Variant
+from gruvar.linen.cells import Cell
 
 Array = jax.Array
 
