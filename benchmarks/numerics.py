@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import gruvar
-from gruvar import sweep, train
+from gruvar.training import sweep, train
 
 ROOT = Path(__file__).resolve().parents[1]
 ATOL, RTOL = 1e-5, 1e-4

@@ -1,4 +1,4 @@
-"""Runs per hour: K vmapped runs (gruvar.sweep) against the same K runs one after another.
+"""Runs per hour: K vmapped runs (gruvar.training.sweep) against the same K runs one after another.
 
 The step timed is the one training uses: ``steps.train_steps`` (K stacked runs, one jitted
 vmapped update) against ``steps.train_step`` (one run), each with its own batch, on the
@@ -20,9 +20,10 @@ import numpy as np
 from absl import app, flags
 from harness import markdown, ratio, time_round_robin, times_x
 
-from gruvar import config as config_lib
-from gruvar import hugepages, run, steps, sweep
+from gruvar import hugepages
 from gruvar.data import Dataset, Split
+from gruvar.training import config as config_lib
+from gruvar.training import run, steps, sweep
 
 SHAPES = {  # name: (kind, batch, time, inputs, hidden, outputs)
     "mnist_row": ("classify", 32, 28, 28, 100, 10),  # Dey & Salem, MNIST row-wise

@@ -88,8 +88,8 @@ On a GPU (not measured here: no GPU was lent) the music runs are bound by the se
 not FLOPs; stack the whole grid in one program (``--max_stack=0``).
 """
 
-from gruvar.config import default_config, parse_arg
 from gruvar.core import variants
+from gruvar.training.config import default_config, parse_arg
 
 SETS = ("jsb", "nottingham", "musedata", "pianomidi")
 KEYS = 88

@@ -59,7 +59,7 @@ lost with it: use ``--records`` (finished runs are kept) and one variant per pro
 not measured (no GPU lent; benchmarks/accelerator.py times an epoch when one is).
 """
 
-from gruvar.config import default_config, parse_arg
+from gruvar.training.config import default_config, parse_arg
 
 TASKS = ("mnist_row", "mnist_pixel", "imdb")
 # The single number the paper's reachable text gives (PAPERS.md §3.2): GRU3, pixel-wise MNIST,

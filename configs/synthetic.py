@@ -9,7 +9,7 @@ Argument: ``[<variant>,]<task>[,smoke]``; variant (default gru) any registered n
 Expected time on a 2-core CPU: ~20 s (parity, 30 epochs), ~3 s with ``smoke``.
 """
 
-from gruvar.config import default_config, parse_arg
+from gruvar.training.config import default_config, parse_arg
 
 TASKS = {
     "parity": {"features": 32, "epochs": 30, "lr": 3e-3},

@@ -18,14 +18,15 @@ A grid longer than one session or machine: ``--records=<folder>`` keeps each fin
 config.json, summary.json and metrics.jsonl there, and each unfinished run's resume state
 (small; commit them), and a later command with the same flags in a new --workdir counts the
 finished runs, resumes the unfinished ones from their state and trains only the rest
-(``gruvar.records``). ``--report_only --records=<folder>`` rebuilds the report from them alone
-(every recorded variant, or those of --variants; each record is checked against the config).
+(``gruvar.training.records``). ``--report_only --records=<folder>`` rebuilds the report from them
+alone (every recorded variant, or those of --variants; each record is checked against the config).
 """
 
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from gruvar import cli, compare, hugepages, records
+from gruvar import cli, compare, hugepages
+from gruvar.training import records
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Task config file:argument (e.g. configs/chung.py:jsb).", lock_config=True

@@ -5,20 +5,21 @@
 
 Writes config.json, metrics.jsonl, summary.json and checkpoints/ under --workdir. With
 ``--config.sweep.seeds=0,1,2`` and/or ``--config.sweep.learning_rates=1e-3,1e-4`` it trains
-every (seed, learning rate) at once in one vmapped program (gruvar.sweep), one run directory
-each under --workdir, e.g. --workdir/seed0_lr0.001. A mistake in the command (a bad config
+every (seed, learning rate) at once in one vmapped program (gruvar.training.sweep), one run
+directory each under --workdir, e.g. --workdir/seed0_lr0.001. A mistake in the command (a bad config
 value or variant, missing data) and a diverged run (alone, or any of a sweep's) are one line
 on stderr and exit status 1.
 
 ``--records=<folder>`` lets a long run outlive its machine: the folder (small; commit it)
 keeps the run's resume state at every checkpoint and its record when it finishes, and the same
-command with a new --workdir on another machine resumes from it (gruvar.records).
+command with a new --workdir on another machine resumes from it (gruvar.training.records).
 """
 
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from gruvar import cli, hugepages, sweep, train
+from gruvar import cli, hugepages
+from gruvar.training import sweep, train
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Config file[:argument].", lock_config=True
@@ -28,8 +29,8 @@ _RECORDS = flags.DEFINE_string(
     "records",
     None,
     "A folder that keeps the run's record (config, metrics, summary) and, while it trains, its "
-    "resume state (gruvar.records): the same command in a new --workdir on another machine "
-    "resumes from it. Laid out as --workdir; commit it to outlive the machine.",
+    "resume state (gruvar.training.records): the same command in a new --workdir on another "
+    "machine resumes from it. Laid out as --workdir; commit it to outlive the machine.",
 )
 flags.mark_flags_as_required(["config", "workdir"])
 

@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from gruvar import runlog
 from gruvar.markdown import is_missing, markdown_rule
+from gruvar.training import runlog
 
 RUN_COLUMNS = ("run", "status", "param_count")
 REWRITE = (  # what to do about a damaged run file

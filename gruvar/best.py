@@ -21,9 +21,10 @@ import ml_collections
 import numpy as np
 import pandas as pd
 
-from gruvar import analysis, checkpoint, data, steps
-from gruvar.config import default_config
+from gruvar import analysis, data
 from gruvar.data import Split
+from gruvar.training import checkpoint, steps
+from gruvar.training.config import default_config
 
 
 def load_config(run_dir: str) -> ml_collections.ConfigDict:

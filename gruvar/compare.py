@@ -8,7 +8,7 @@ Layout of a comparison directory::
     <workdir>/results_by_lr.md               one row per variant and learning rate
     <workdir>/curves.png, test_vs_params.png, forest.png, lr_sensitivity.png
 
-Each variant's runs train as sweeps (``gruvar.sweep.train_runs``: vmapped, resumable), in
+Each variant's runs train as sweeps (``gruvar.training.sweep.train_runs``: vmapped, resumable), in
 process or as one job each through submitit (SLURM, or its local executor). A finished run is
 skipped and an interrupted one resumes, so re-running the same command picks up where it
 stopped; the report is built from whatever run directories exist.
@@ -39,10 +39,11 @@ import jax
 import ml_collections
 import numpy as np
 
-from gruvar import analysis, figures, records, runlog, sweep
-from gruvar import config as config_lib
+from gruvar import analysis, figures
 from gruvar.linen import cells
-from gruvar.run import finished_summary
+from gruvar.training import config as config_lib
+from gruvar.training import records, runlog, sweep
+from gruvar.training.run import finished_summary
 
 LAUNCHERS = ("local", "slurm", "submitit_local", "submitit_debug")
 CHOSEN = "chosen_rates.json"  # the learning rates a --select_seeds comparison chose
@@ -151,7 +152,7 @@ def plan(
 ) -> list[tuple[list[ml_collections.ConfigDict], list[str]]]:
     """The jobs of a grid: for each variant, its (seed, learning rate) runs in stacks of at
     most ``max_stack`` (0: all of them in one stack); ``learning_rates`` may map each variant
-    to its own. Every variant's config is validated (``gruvar.config.validate``, with its
+    to its own. Every variant's config is validated (``gruvar.training.config.validate``, with its
     seeds and rates) before any job exists. Writes ``grid.json`` (these runs and
     ``also_expected``)."""
     if not isinstance(max_stack, int) or max_stack < 0:
@@ -197,8 +198,8 @@ def run(
     learning rates, first the first N seeds at every rate, then the other seeds at each
     variant's rate chosen on validation by ``chosen_rates`` (saved in ``chosen_rates.json``).
     ``learning_rates`` may also map each variant to its own rates. With ``keep``, a folder of
-    run records (``gruvar.records``), the runs recorded there count as finished here, and each
-    job's finished runs are recorded there as it ends."""
+    run records (``gruvar.training.records``), the runs recorded there count as finished here, and
+    each job's finished runs are recorded there as it ends."""
     if select_seeds < 0:
         raise ValueError(f"--select_seeds must be >= 0 (0: no selection), got {select_seeds}.")
     folder = os.path.join(workdir, "submitit")
@@ -280,7 +281,7 @@ def run_job(
     configs: list[ml_collections.ConfigDict], workdirs: list[str], keeps: list[str] | None = None
 ) -> list[dict]:
     """One stack of runs (a job's whole work: a module-level function, so it pickles), each
-    recorded in its ``keeps`` directory if given (``gruvar.sweep.train_runs``).
+    recorded in its ``keeps`` directory if given (``gruvar.training.sweep.train_runs``).
 
     JAX's caches are cleared after it: each stack compiles its own programs, and XLA:CPU maps
     each one's code (~4K memory maps a stack, measured); kept, a grid of a dozen variants in one
@@ -325,8 +326,8 @@ def launch(jobs, launcher: str, folder: str, **slurm: Any) -> None:
 
 
 def sync_records(keep: str, workdir: str, configs: Mapping[str, ml_collections.ConfigDict]) -> None:
-    """Records the workdir's finished runs of ``configs`` in ``keep`` (``gruvar.records``) and
-    puts the runs recorded there into ``workdir``, saying how many of each. Only runs of these
+    """Records the workdir's finished runs of ``configs`` in ``keep`` (``gruvar.training.records``)
+    and puts the runs recorded there into ``workdir``, saying how many of each. Only runs of these
     variants count, and each is checked against its variant's config (with its own seed and
     learning rate) before anything is written: a run or record of another config is a
     ValueError naming it."""

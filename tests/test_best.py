@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from test_train import smoke
 
-from gruvar import best, train
+from gruvar import best
+from gruvar.training import train
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from test_train import ROOT, smoke
 
-from gruvar import analysis, compare, data, figures, train
+from gruvar import analysis, compare, data, figures
+from gruvar.training import train
 
 GRID = [
     "--config=configs/synthetic.py:parity,smoke",

@@ -7,9 +7,10 @@ import jax
 import numpy as np
 import pytest
 
-from gruvar import config as config_lib
-from gruvar import data, steps, train
+from gruvar import data
 from gruvar.core.variants import VARIANTS
+from gruvar.training import config as config_lib
+from gruvar.training import steps, train
 
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))

@@ -9,7 +9,8 @@ from conftest import init_params
 from test_train import params_of, smoke
 
 import gruvar
-from gruvar import data, options, steps, train
+from gruvar import data
+from gruvar.training import options, steps, train
 
 
 def _state_and_batch(**overrides):
@@ -143,7 +144,7 @@ def test_training_with_a_summed_frame_loss_takes_other_steps(tmp_path):
 
 
 def test_a_summed_frame_loss_on_a_classification_task_is_an_error():
-    from gruvar import config as config_lib
+    from gruvar.training import config as config_lib
 
     cfg = smoke("gru,parity", **{"train.frame_loss": "summed"})
     with pytest.raises(ValueError, match="weighs frames; 'parity' is a 'classify' task"):
@@ -224,7 +225,7 @@ def test_pylearn2_initialisers_make_only_the_candidate_u_orthogonal(variant, can
     ],
 )
 def test_bad_option_values_name_the_field(field, value, message):
-    from gruvar import config as config_lib
+    from gruvar.training import config as config_lib
 
     with pytest.raises(ValueError, match=message):
         config_lib.validate(smoke(**{field: value}))

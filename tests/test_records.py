@@ -10,7 +10,8 @@ import pytest
 import test_compare
 from test_compare import write_run
 
-from gruvar import analysis, records, runlog
+from gruvar import analysis
+from gruvar.training import records, runlog
 
 GRID = [
     "--config=configs/synthetic.py:parity,smoke",

@@ -11,7 +11,7 @@ import time
 import pytest
 from test_compare import compare_cli, write_run
 
-from gruvar import records, runlog
+from gruvar.training import records, runlog
 
 GRID = [
     "--config=configs/synthetic.py:parity,smoke",

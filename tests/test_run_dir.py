@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 from test_train import metric_lines, params_of, smoke
 
-from gruvar import checkpoint, data, runlog, train
+from gruvar import data
+from gruvar.training import checkpoint, runlog, train
 
 CONFIG = {"train.checkpoint_every_steps": 2}  # 8 steps; checkpoints 6 and 8 kept
 

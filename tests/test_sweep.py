@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from test_train import ROOT, metric_lines, params_of, smoke
 
-from gruvar import checkpoint, data, parallel, steps, sweep, train
-from gruvar import config as config_lib
+from gruvar import data
 from gruvar.data import Dataset, Split
+from gruvar.training import checkpoint, parallel, steps, sweep, train
+from gruvar.training import config as config_lib
 
 SEEDS, RATES = (0, 1), (1e-2, 3e-3)
 
@@ -252,7 +253,8 @@ DATA_PARALLEL = textwrap.dedent(
     import os
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
     import jax, numpy as np
-    from gruvar import data, parallel, steps, sweep
+    from gruvar import data
+    from gruvar.training import parallel, steps, sweep
     from tests.test_train import smoke
 
     assert jax.device_count() == 8

@@ -16,7 +16,8 @@ import ml_collections
 import numpy as np
 import pytest
 
-from gruvar import checkpoint, data, run, steps, train
+from gruvar import data
+from gruvar.training import checkpoint, run, steps, train
 
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))

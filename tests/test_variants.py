@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 import gruvar
-from gruvar import config as config_lib
-from gruvar import data, steps
+from gruvar import data
 from gruvar.core import recurrence, variants
+from gruvar.training import config as config_lib
+from gruvar.training import steps
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 from configs import synthetic

@@ -23,8 +23,8 @@ import numpy as np
 import optax
 from flax.training import train_state
 
-from gruvar import options
 from gruvar.linen import models
+from gruvar.training import options
 
 Array = jax.Array
 Sums = dict[str, Array]
@@ -32,7 +32,7 @@ Sums = dict[str, Array]
 
 def build_model(config: ml_collections.ConfigDict, dataset) -> nn.Module:
     """The recurrent layers and the task's head, initialised and gated as ``config.model``
-    names (``gruvar.options``)."""
+    names (``gruvar.training.options``)."""
     m = config.model
     cell_inits, head_init = options.INITIALIZERS[m.init]
     rnn = models.RNN(
@@ -59,7 +59,7 @@ def make_optimizer(config: ml_collections.ConfigDict, total_steps: int):
     """optax optimizer from ``config.optimizer``, with global-norm clipping first if set.
 
     The learning rate is optimizer state (``optax.inject_hyperparams``), so runs that differ
-    only in it share one optimizer and can be trained side by side (``gruvar.sweep``); a
+    only in it share one optimizer and can be trained side by side (``gruvar.training.sweep``); a
     schedule scales it by a factor that goes from 1 to 0 over ``total_steps``.
     """
     o = config.optimizer

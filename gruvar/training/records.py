@@ -8,9 +8,9 @@ report, say), they let a later machine or session rebuild the report, and let a 
 longer than one session go on where the last one stopped: ``restore`` puts the finished runs'
 records back into a new workdir, where the comparison counts them as finished, and trains only
 the rest. A run trained with its record directory also keeps its resume state there at every
-checkpoint (``gruvar.resume``, written by ``gruvar.run.Run``), so an unfinished run resumes
-from it in the new workdir instead of starting again; when it finishes, its record is written
-and the state removed.
+checkpoint (``gruvar.training.resume``, written by ``gruvar.training.run.Run``), so an unfinished
+run resumes from it in the new workdir instead of starting again; when it finishes, its record is
+written and the state removed.
 
     records/grid.json                                   the runs the grids expect (merged)
     records/<variant>/<run>/{config.json, summary.json, metrics.jsonl}   (the workdir's layout)
@@ -32,8 +32,8 @@ from typing import Any
 
 import ml_collections
 
-from gruvar import resume, runlog
-from gruvar.run import config_changes
+from gruvar.training import resume, runlog
+from gruvar.training.run import config_changes
 
 FILES = runlog.RECORD_FILES
 GRID = "grid.json"  # the runs a comparison expects, so its report names those missing

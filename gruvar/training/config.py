@@ -11,9 +11,9 @@ import ml_collections
 import numpy as np
 from ml_collections import config_dict
 
-from gruvar import options
 from gruvar.core import recurrence
 from gruvar.linen import cells
+from gruvar.training import options
 
 OPTIMIZERS = ("rmsprop", "adam", "sgd")
 SCHEDULES = ("constant", "cosine", "linear")
@@ -34,7 +34,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.model.bidirectional = False
     c.model.unroll = 1
     c.model.embed_dim = config_dict.placeholder(int)  # token inputs (IMDB)
-    c.model.init = "flax"  # or "keras", "uniform", "pylearn2": gruvar.options.INITIALIZERS
+    c.model.init = "flax"  # or "keras", "uniform", "pylearn2": gruvar.training.options.INITIALIZERS
     c.model.gate = "sigmoid"  # or "hard_sigmoid" (Keras <= 2.2)
     c.model.forget_bias = 1.0  # an LSTM's b_f at initialisation
     # a variant linear in its state (mingru, minlstm): "auto" (parallel in time on GPU/TPU,
@@ -75,7 +75,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.paper.test = config_dict.placeholder(float)  # test metric (accuracy as a fraction)
     c.paper.source = config_dict.placeholder(str)  # e.g. "Chung et al. 2014, Table 2"
 
-    c.sweep = ml_collections.ConfigDict()  # several runs in one program: gruvar.sweep
+    c.sweep = ml_collections.ConfigDict()  # several runs in one program: gruvar.training.sweep
     c.sweep.seeds = ()  # e.g. (0, 1, 2); empty: just config.seed
     c.sweep.learning_rates = ()  # e.g. (1e-3, 1e-4); empty: config.optimizer.learning_rate
     return c

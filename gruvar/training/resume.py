@@ -1,6 +1,6 @@
 """An unfinished run's resume state, kept in its record so the run can go on on another machine.
 
-``gruvar.records`` keeps a *finished* run's three small files. A run trained with a record
+``gruvar.training.records`` keeps a *finished* run's three small files. A run trained with a record
 directory (``compare.py --records``, ``train.py --records``) also keeps there, at every
 checkpoint, what makes its resume exact: the checkpointed state (step, parameters, optimizer
 state), the loop's record (best so far, evaluations since, elapsed time), the best model's

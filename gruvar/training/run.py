@@ -1,7 +1,7 @@
 """One run directory's bookkeeping: checkpoints, best model, metrics log, early stopping.
 
-The training loop (``gruvar.sweep.train_runs``) owns the compute; a ``Run`` owns what one run
-writes: it restores or initialises the run's state, logs its train windows and evaluations,
+The training loop (``gruvar.training.sweep.train_runs``) owns the compute; a ``Run`` owns what one
+run writes: it restores or initialises the run's state, logs its train windows and evaluations,
 keeps the best model by validation metric, checkpoints the model with the loop's own record
 (best so far, evaluations since, elapsed time, early stop), and writes ``summary.json``.
 
@@ -15,10 +15,10 @@ reused only for the config that made it, and an unfinished one resumes only with
 (``check_config``); a newest checkpoint that does not read back is passed over for the newest
 one that does (``checkpoint.Checkpoints.restore_newest``).
 
-A run given a ``record`` directory (``gruvar.records``) keeps its resume state there at every
-checkpoint (``gruvar.resume``) and its record when it finishes, so it can resume in another
-workdir, on another machine, from the record alone: it resumes from the newest state among its
-own checkpoints and the record's.
+A run given a ``record`` directory (``gruvar.training.records``) keeps its resume state there at
+every checkpoint (``gruvar.training.resume``) and its record when it finishes, so it can resume in
+another workdir, on another machine, from the record alone: it resumes from the newest state among
+its own checkpoints and the record's.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from typing import Any
 
 import ml_collections
 
-from gruvar import checkpoint, resume, runlog, steps
-from gruvar import config as config_lib
+from gruvar.training import checkpoint, resume, runlog, steps
+from gruvar.training import config as config_lib
 
 # The validation metric that selects the best evaluation, and whether higher is better.
 SELECT = {"classify": ("accuracy", True), "frames": ("nll", False)}
@@ -118,7 +118,7 @@ def checkpointed(state) -> dict[str, Any]:
 
 class Run:
     """The run in ``workdir`` trained with ``config`` (``kind``: the dataset's kind), recorded
-    in ``keep`` if given (its record directory: ``gruvar.records``)."""
+    in ``keep`` if given (its record directory: ``gruvar.training.records``)."""
 
     def __init__(
         self,

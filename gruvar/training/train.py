@@ -4,9 +4,10 @@ Re-running with the same ``workdir`` resumes from the newest checkpoint and ends
 an uninterrupted run would: training batches depend only on (seed, step), the train-metrics
 window is flushed at every checkpoint step, and the loop's own state (early stopping, best
 metrics, elapsed time) is checkpointed with the model. A run is a sweep of one
-(``gruvar.sweep.train_runs`` holds the loop; ``gruvar.run`` what a run directory holds).
+(``gruvar.training.sweep.train_runs`` holds the loop; ``gruvar.training.run`` what a run directory
+holds).
 
-With a records folder (``keep``: ``gruvar.records``) a run outlives its machine: its resume
+With a records folder (``keep``: ``gruvar.training.records``) a run outlives its machine: its resume
 state is kept there at every checkpoint and its record when it finishes, and the same call in a
 new workdir on another machine resumes it from there (or restores its finished record).
 """
@@ -17,7 +18,7 @@ from typing import Any
 
 import ml_collections
 
-from gruvar import records, sweep
+from gruvar.training import records, sweep
 
 
 def train_and_evaluate(
@@ -32,8 +33,9 @@ def train_and_evaluate(
     """
     if sweep.is_sweep(config):
         raise ValueError(
-            "config.sweep lists several runs; train them with gruvar.sweep.train_and_evaluate "
-            "(experiments/train.py does), or clear config.sweep.seeds / learning_rates."
+            "config.sweep lists several runs; train them with "
+            "gruvar.training.sweep.train_and_evaluate (experiments/train.py does), or clear "
+            "config.sweep.seeds / learning_rates."
         )
     if keep:
         records.sync(keep, workdir, lambda name, saved: config if name == "." else None)

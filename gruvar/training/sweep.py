@@ -22,8 +22,9 @@ import jax
 import ml_collections
 import numpy as np
 
-from gruvar import config as config_lib
-from gruvar import data, parallel, records, run, runlog, steps
+from gruvar import data
+from gruvar.training import config as config_lib
+from gruvar.training import parallel, records, run, runlog, steps
 
 
 def grid(config: ml_collections.ConfigDict, workdir: str) -> list[tuple[Any, str]]:
@@ -59,7 +60,7 @@ def train_and_evaluate(
 ) -> list[dict[str, Any]]:
     """Trains every run of ``config``'s grid in one vmapped program; returns their summaries
     (a run whose loss stopped being finite has ``"status": "diverged"`` and an ``error``).
-    ``keep``: a records folder, laid out as ``workdir`` (``gruvar.records``)."""
+    ``keep``: a records folder, laid out as ``workdir`` (``gruvar.training.records``)."""
     runs = grid(config, workdir)
     dirs = [d for _, d in runs]
     keeps = None
@@ -84,7 +85,7 @@ def train_runs(
     each run directory is locked against other processes until this returns (``run.Run``).
     With ``keeps`` (each run's record directory), each run keeps its resume state there at
     every checkpoint and its record when it finishes, and resumes from it where the record's
-    state is newer than the workdir's (``gruvar.resume``).
+    state is newer than the workdir's (``gruvar.training.resume``).
     """
     base = configs[0]
     for config in configs:

@@ -27,7 +27,7 @@ from typing import Any
 
 # The fields of a metrics.jsonl record that say where it was logged, not what was measured.
 NOT_METRICS = ("split", "step", "epoch", "wall_time")
-# What a finished run's results are, without its checkpoints (``gruvar.records``), in the
+# What a finished run's results are, without its checkpoints (``gruvar.training.records``), in the
 # order they are copied: summary.json last, so a copy cut short is not a finished run.
 RECORD_FILES = ("config.json", "metrics.jsonl", "summary.json")
 
@@ -134,7 +134,7 @@ class RunLog:
     it (by the run that was interrupted) are dropped, so the resumed run writes them again and
     the file ends as an uninterrupted run's would (wall-clock fields aside). ``write=False``
     (every process but the first of a multi-host job) writes nothing. The caller checks that a
-    resumed run keeps its config (``gruvar.run.check_config``).
+    resumed run keeps its config (``gruvar.training.run.check_config``).
     """
 
     def __init__(
