@@ -1,4 +1,4 @@
-"""Model-free baselines on the music sets (gruvar.baselines): NLL per frame on every split.
+"""Model-free music baselines (gruvar.comparison.baselines): NLL per frame on every split.
 
     python experiments/baselines.py --out=results/baselines/music.csv
 
@@ -12,7 +12,8 @@ import os
 import pandas as pd
 from absl import app, flags
 
-from gruvar import baselines, cli, data
+from gruvar import cli, data
+from gruvar.comparison import baselines
 from gruvar.data import music
 
 _DATASETS = flags.DEFINE_list("datasets", list(music.SETS), "Music sets to score.")

@@ -25,7 +25,8 @@ alone (every recorded variant, or those of --variants; each record is checked ag
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from gruvar import cli, compare, hugepages
+from gruvar import cli, hugepages
+from gruvar.comparison import compare
 from gruvar.training import records
 
 _CONFIG = config_flags.DEFINE_config_file(

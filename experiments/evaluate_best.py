@@ -5,7 +5,7 @@
 The logged "train" metric is the loss while training (under weight noise, if any); this gives
 the number a paper's train column means. Writes <workdir>/best_metrics.csv (a row per run and
 split) and prints the mean, std and count per variant. ``--by_sequence`` (music) adds
-nll_by_sequence: the NLL per frame of each song, averaged over songs (gruvar.best).
+nll_by_sequence: the NLL per frame of each song, averaged over songs (gruvar.comparison.best).
 """
 
 import os
@@ -13,7 +13,8 @@ import os
 import pandas as pd
 from absl import app, flags, logging
 
-from gruvar import best, cli, hugepages
+from gruvar import cli, hugepages
+from gruvar.comparison import best
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A run or comparison directory (trained).")
 _SPLITS = flags.DEFINE_list("splits", ["train", "test"], "Splits to evaluate on.")

@@ -4,7 +4,7 @@ records, lr_sensitivity.png) from the same rows.
 
 python experiments/fill_results.py        # after copying a grid's evidence into results/
 
-See gruvar/results_md.py for which grids go where.
+See gruvar/comparison/results_md.py for which grids go where.
 """
 
 import importlib.util
@@ -13,7 +13,7 @@ import os
 from absl import app, flags
 
 from gruvar import cli
-from gruvar.results_md import render, zoo_plots
+from gruvar.comparison.results_md import render, zoo_plots
 
 _RESULTS = flags.DEFINE_string("results_dir", "results", "Where the grids' evidence lies.")
 _RESULTS_MD = flags.DEFINE_string("results_md", "RESULTS.md", "The file whose tables to rewrite.")

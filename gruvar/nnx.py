@@ -246,7 +246,7 @@ def to_linen(model: nnx.Module | nnx.State) -> dict[str, Any]:
 
 def from_linen(model: nnx.Module, variables: dict[str, Any]) -> nnx.Module:
     """Sets ``model``'s parameters from linen ``variables`` (``{"params": ...}`` or the params
-    tree itself, e.g. a run's ``gruvar.best.restore(run_dir)[2].params``) and returns it.
+    tree itself, e.g. a run's ``gruvar.comparison.best.restore(run_dir)[2].params``) and returns it.
     ValueError, naming the paths, when the trees differ in a name or a shape: a checkpoint of
     another variant, width or head does not load silently."""
     params = variables.get("params", variables)

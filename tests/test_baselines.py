@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gruvar import baselines
+from gruvar.comparison import baselines
 from gruvar.data import synthetic
 
 ROOT = Path(__file__).parents[1]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from test_train import smoke
 
-from gruvar import best
+from gruvar.comparison import best
 from gruvar.training import train
 
 

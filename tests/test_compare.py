@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from test_train import ROOT, smoke
 
-from gruvar import analysis, compare, data, figures
+from gruvar import data
+from gruvar.comparison import analysis, compare, figures
 from gruvar.training import train
 
 GRID = [

@@ -8,7 +8,7 @@ import pytest
 from test_compare import compare_cli
 from test_train import ROOT, smoke
 
-from gruvar import compare
+from gruvar.comparison import compare
 
 
 def test_a_custom_spec_keeps_its_commas_and_every_variant_is_parsed_first():

@@ -86,7 +86,8 @@ def test_a_diverged_run_exits_1_alone_or_in_a_sweep(tmp_path, sweep):
 
 def test_the_core_imports_without_tensorflow():
     code = (
-        "import sys, gruvar, gruvar.compare, gruvar.training.sweep, gruvar.data, gruvar.data.tfds; "
+        "import sys, gruvar, gruvar.comparison.compare, gruvar.training.sweep, gruvar.data, "
+        "gruvar.data.tfds; "
         "from gruvar.data import imdb, mnist, music; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('tensorflow', 'tensorflow_datasets')))"

@@ -1,4 +1,4 @@
-"""The figures (gruvar.figures): what a reader sees is the table's numbers, legibly."""
+"""The figures (gruvar.comparison.figures): what a reader sees is the table's numbers, legibly."""
 
 import itertools
 import os
@@ -9,7 +9,7 @@ from matplotlib.container import ErrorbarContainer
 from test_compare import PNG, compare_cli
 from test_train import ROOT
 
-from gruvar import analysis, figures, plotting, zoo_md
+from gruvar.comparison import analysis, figures, plotting, zoo_md
 
 JSB = ROOT / "results" / "beyond" / "jsb" / "results.csv"  # 36 variants, 3 seeds each
 

@@ -10,7 +10,7 @@ import pytest
 import test_compare
 from test_compare import write_run
 
-from gruvar import analysis
+from gruvar.comparison import analysis
 from gruvar.training import records, runlog
 
 GRID = [

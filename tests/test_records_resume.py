@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from test_train import ROOT, metric_lines, params_of, smoke
 
-from gruvar import compare, data
+from gruvar import data
+from gruvar.comparison import compare
 from gruvar.training import records, resume, run, sweep, train
 
 SHIFT = [

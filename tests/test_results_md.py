@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gruvar import results_md
+from gruvar.comparison import results_md
 
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))

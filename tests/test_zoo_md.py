@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gruvar import results_md, zoo_md
+from gruvar.comparison import results_md, zoo_md
 from gruvar.core import variants
 
 ROOT = Path(__file__).parents[1]

@@ -4,7 +4,7 @@ Layout of a comparison directory::
 
     <workdir>/grid.json                      the runs the grid expects
     <workdir>/<variant>/seed<s>_lr<lr>/      one ordinary run directory per run
-    <workdir>/results.md, results.csv        one row per variant (gruvar.analysis.summarize)
+    <workdir>/results.md, results.csv        one row per variant (analysis.summarize)
     <workdir>/results_by_lr.md               one row per variant and learning rate
     <workdir>/curves.png, test_vs_params.png, forest.png, lr_sensitivity.png
 
@@ -39,7 +39,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from gruvar import analysis, figures
+from gruvar.comparison import analysis, figures
 from gruvar.linen import cells
 from gruvar.training import config as config_lib
 from gruvar.training import records, runlog, sweep
@@ -356,8 +356,8 @@ def matcher(configs: Mapping[str, ml_collections.ConfigDict]) -> records.Match:
 
 def report(workdir: str) -> dict[str, str]:
     """Writes results.md, results.csv, results_by_lr.md and the figures of the comparison in
-    ``workdir`` (``gruvar.figures``; lr_sensitivity.png where it ran more than one learning
-    rate); returns their paths."""
+    ``workdir`` (``gruvar.comparison.figures``; lr_sensitivity.png where it ran more than one
+    learning rate); returns their paths."""
     runs = analysis.load_runs(workdir)
     table = analysis.summarize(runs, records.expected_runs(workdir))
     paths = {

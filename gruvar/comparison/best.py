@@ -21,7 +21,8 @@ import ml_collections
 import numpy as np
 import pandas as pd
 
-from gruvar import analysis, data
+from gruvar import data
+from gruvar.comparison import analysis
 from gruvar.data import Split
 from gruvar.training import checkpoint, steps
 from gruvar.training.config import default_config

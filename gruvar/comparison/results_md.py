@@ -30,9 +30,9 @@ from collections.abc import Callable, Mapping
 
 import pandas as pd
 
-from gruvar import analysis, baselines, figures, zoo_md
+from gruvar.comparison import analysis, baselines, figures, zoo_md
+from gruvar.comparison.markdown import integer, is_missing, markdown_rule, mean_std, row
 from gruvar.core import variants
-from gruvar.markdown import integer, is_missing, markdown_rule, mean_std, row
 
 TARGET = 0.05  # the music target: mean test NLL at most 5% above Table 2's
 # The independent anchor: Bai, Kolter & Koltun 2018 (the TCN paper), Table 1, test metric and
@@ -123,8 +123,8 @@ def zoo_grid(results_dir: str, task: str) -> pd.DataFrame | None:
 
 def zoo_plots(results_dir: str, recurrent: Callable[[str], int]) -> list[str]:
     """For each task of ``BEYOND`` that has rows (``zoo_grid``), its figures in
-    ``results_dir/beyond/<task>/`` (``gruvar.figures``): ``forest.png`` (every row, best first,
-    with the table's † marks, n and recurrent parameters; ``recurrent`` as in ``render``),
+    ``results_dir/beyond/<task>/`` (``gruvar.comparison.figures``): ``forest.png`` (every row, best
+    first, with the table's † marks, n and recurrent parameters; ``recurrent`` as in ``render``),
     ``zoo_vs_params.png`` (test metric against parameter count), and ``lr_sensitivity.png``
     from the run records (``zoo_runs``) where there are any; the paths written."""
     written = []

@@ -20,8 +20,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from gruvar.comparison.markdown import markdown_rule
 from gruvar.data import Dataset, Split
-from gruvar.markdown import markdown_rule
 
 BASELINES = ("independent", "markov")
 

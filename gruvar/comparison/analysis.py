@@ -4,7 +4,7 @@
     table = summarize(runs)               # one row per variant
     print(compare(runs, "gru", "tanh"))   # is one better than the other? (95% CI, Welch)
 
-(``gruvar.figures`` draws them.)
+(``gruvar.comparison.figures`` draws them.)
 
 Selection never looks at the test split: for each (variant, seed) the run (learning rate) with
 the best validation metric is kept, and its test metric is the one taken at that run's
@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from gruvar.markdown import is_missing, markdown_rule
+from gruvar.comparison.markdown import is_missing, markdown_rule
 from gruvar.training import runlog
 
 RUN_COLUMNS = ("run", "status", "param_count")

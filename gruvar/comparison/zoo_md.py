@@ -19,8 +19,8 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from gruvar.comparison.markdown import integer, is_missing, markdown_rule, mean_std, row
 from gruvar.core import variants
-from gruvar.markdown import integer, is_missing, markdown_rule, mean_std, row
 
 HEADER = (
     "| variant | paper | params (all / recurrent) | ours: test, mean ± std | n "

@@ -22,7 +22,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from gruvar import analysis, plotting, zoo_md
+from gruvar.comparison import analysis, plotting, zoo_md
 
 # The references of zoo_md, drawn as vertical lines in their family's colour.
 REFERENCE_STYLES = {"gru": "--", "lstm": ":", "lstm_peephole": "-."}
