@@ -1,6 +1,8 @@
 """gruvar: gated recurrent network variants as data, on one fast jitted JAX recurrence.
 
 The modules here are ``flax.linen``; ``gruvar.nnx`` has the same ones as ``flax.nnx`` modules.
+The package's layers, an arrow only pointing down: ``comparison`` -> ``training`` -> ``linen`` /
+``nnx`` -> ``core``, with ``data`` beside the core (the README's Layout section maps them).
 """
 
 import importlib

@@ -14,7 +14,8 @@ tree of the linen model's ``params``, so ``to_linen`` and ``from_linen`` convert
     gruvar.nnx.from_linen(rnn, variables)              # a linen checkpoint into the model
 
 Unlike linen, NNX creates parameters when a module is built, so each module takes its input
-width (``in_features``) and ``rngs``.
+width (``in_features``) and ``rngs``. Like ``gruvar.linen``, this front end imports
+``gruvar.core`` alone: the two are siblings on one core, and neither imports the other.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Datasets as numpy arrays, and the batches the training loop consumes.
+"""Datasets as numpy arrays, and the batches the training loop consumes: mnist, imdb, music and
+synthetic tasks, TensorFlow Datasets as a source (tfds), and fetching what is missing (prepare).
+Imports nothing else of gruvar: the data knows no model and no training.
 
 A ``Dataset`` holds train / validation / test ``Split``s. Training batches follow a fixed
 permutation per epoch, drawn from (seed, epoch) alone, so a run resumed at step s sees exactly
