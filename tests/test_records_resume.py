@@ -17,7 +17,7 @@ from test_train import ROOT, metric_lines, params_of, smoke
 
 from gruvar import data
 from gruvar.comparison import compare
-from gruvar.training import records, resume, run, sweep, train
+from gruvar.training import checkpoint, records, resume, run, sweep, train
 
 SHIFT = [
     "--config=configs/synthetic.py:gru,shift",
@@ -34,6 +34,23 @@ def assert_same_run(a, b):
     for x, y in zip(jax.tree.leaves(params_a), jax.tree.leaves(params_b), strict=True):
         np.testing.assert_array_equal(x, y)
     assert metric_lines(a) == metric_lines(b)
+
+
+def best_of(workdir, like):
+    """(step, params) of a run directory's best model, shaped like ``like``."""
+    best = checkpoint.Checkpoints(os.path.join(workdir, "best"), 1)
+    step = best.latest_step()
+    params = best.restore(step, {"params": like})[0]["params"]
+    best.close()
+    return step, params
+
+
+def assert_same_best(a, b):
+    like = params_of(a)[1]
+    (step_a, params_a), (step_b, params_b) = best_of(a, like), best_of(b, like)
+    assert step_a == step_b
+    for x, y in zip(jax.tree.leaves(params_a), jax.tree.leaves(params_b), strict=True):
+        np.testing.assert_array_equal(x, y)
 
 
 def only_the_record(folder):
@@ -66,7 +83,7 @@ def test_a_run_killed_mid_run_resumes_bit_equal_from_its_records_alone(tmp_path)
     proc.wait()
     kept = resume.steps(keep)
     assert len(kept) == 2 and not (keep / "summary.json").exists()
-    assert os.path.getsize(resume.path(str(keep), kept[-1])) < 100_000  # small enough to commit
+    assert sum(p.stat().st_size for p in keep.iterdir()) < 200_000  # small enough to commit
 
     shutil.copytree(keep, copied)  # the records folder alone goes to the new machine
     resumed = subprocess.run(
@@ -146,6 +163,7 @@ def test_a_damaged_newest_state_falls_back_to_the_one_before(tmp_path, monkeypat
         train.train_and_evaluate(smoke(**CONFIG), str(tmp_path / "fresh"), str(keep))
     assert "resuming at step 8" in capsys.readouterr().out
     assert_same_run(straight, tmp_path / "fresh")
+    assert_same_best(straight, tmp_path / "fresh")  # the best model came with the state
 
 
 def test_no_state_that_reads_back_starts_the_run_again_with_one_line(tmp_path, monkeypatch):
@@ -187,3 +205,19 @@ def test_a_state_of_another_model_shape_is_damaged_not_mixed(tmp_path):
     (Path(tmp_path) / "notes.json").write_text(json.dumps({}))  # other files are left alone
     resume.clear(str(tmp_path))
     assert os.listdir(tmp_path) == ["notes.json"]
+
+
+def test_the_best_model_comes_with_the_state(tmp_path, monkeypatch):
+    _, keep = interrupted(tmp_path, monkeypatch, smoke(**CONFIG))
+    real = data.Dataset.train_batch
+
+    def crash_at_17(self, step, *args):  # just after resuming at 16: nothing new is saved
+        if step == 17:
+            raise RuntimeError("simulated crash")
+        return real(self, step, *args)
+
+    monkeypatch.setattr(data.Dataset, "train_batch", crash_at_17)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train.train_and_evaluate(smoke(**CONFIG), str(tmp_path / "fresh"), str(keep))
+    assert best_of(tmp_path / "first", params_of(tmp_path / "first")[1])[0] <= 16
+    assert_same_best(tmp_path / "first", tmp_path / "fresh")
