@@ -142,6 +142,9 @@ def rglru(x, lengths, p, *, c=8.0, reset=True, decay_range=(0, 1), reverse=False
     is the paper's equation at t = 1 as well (h_1 = √(1 − a_1²) ⊙ i_1 ⊙ x_1). Default: the code.
     ``decay_range=(-1, 1)``: a_t ↦ 2a_t − 1, the multiplier still √(1 − a_t²) of the unmodified a.
     The block around it (linear_x, Conv1D(4), GeLU branch, W_o) is not part of the cell.
+    Checked against recurrentgemma 1.0.1's jax.layers.RGLRU (2 heads, x64) to 9e-8, the float32
+    its scan accumulates in: W_a = a_gate/w, b_a = a_gate/b [H, n/H] flattened, likewise
+    input_gate, Lambda = −a_param.
     """
     p = _p(p)
 
@@ -340,6 +343,9 @@ def slstm(x, lengths, p, *, forget="sigmoid", stabilise=True, reverse=False):
     exp(f̃), m stays 0): the same h in exact arithmetic, since m rescales c and n alike.
     Trap for authors'-code tests: xLSTM decides "first step" by torch.all(n == 0) over the whole
     batch, and has no lengths; here it is per sequence.
+    Checked against xlstm 2.0.6's vanilla slstm_forward (float64, 2 heads) to 1e-15: its R
+    [H, 4·d_h, d_h] holds R_g[k].T in rows g·d_h:(g+1)·d_h; Wx and b are gate-major [i|f|z|o];
+    its states are [4, B, n] in the order (h, c, n, m).
     """
     p = _p(p)
     if forget not in ("sigmoid", "exp"):
@@ -654,8 +660,9 @@ def sru(x, lengths, p, *, v1=False, use_tanh=False, alpha=SQRT3, reverse=False):
 
     Parameters: W, W_f, W_r [m, n], b_f, b_r [n], v_f, v_r [n] (absent with ``v1=True``: v1 has
     v = 0, frozen, and is linear in c), and W_hw [m, n] when m ≠ n (sru's 4th projection u3).
-    [U] whether sru scales u3 by α too: this follows MV (α only on x). sru fuses W, W_f, W_r
-    (, W_hw) into one [m, k·n] weight; check its column layout (per unit or per block).
+    Checked against sru 2.6.0's elementwise_recurrence_naive (float64, m = n and m ≠ n): α scales
+    x only, never u3; the fused [m, k·n] weight is interleaved per unit (column j·k + g, g in
+    W, W_f, W_r, W_hw order); weight_c = [v_f; v_r], bias = [b_f; b_r].
     """
     p = _p(p)
     n = p["b_f"].shape[0]
@@ -697,6 +704,8 @@ def fastgrnn(x, lengths, p, *, reverse=False):
         h_t = z_t ⊙ h_{t−1} + (σ(ζ)(1 − z_t) + σ(ν)) ⊙ h̃_t
 
     Parameters: W [m, n], U [n, n], b_g, b_h [n], zeta, nu [] (scalars; init 1, −4). Full rank.
+    Checked against edgeml-pytorch 0.3.0's FastGRNNCell (float64), whose W, U are stored
+    [out, in] (W.T, U.T here) and biases bias_gate, bias_update [1, n].
     """
     p = _p(p)
 
@@ -722,7 +731,9 @@ def fastgrnn_count(m, n):
 def fastrnn(x, lengths, p, *, reverse=False):
     """Kusupati et al.'s FastRNN: h̃_t = tanh(W x_t + U h_{t−1} + b),
     h_t = σ(β) h_{t−1} + σ(α) h̃_t. Parameters: W [m, n], U [n, n], b [n], alpha, beta []
-    (scalars; EdgeML init α = −3, β = 3, so ≈ 0.95 on the old state; RL.jl has them reversed)."""
+    (scalars; EdgeML init α = −3, β = 3, so ≈ 0.95 on the old state; RL.jl has them reversed).
+    Checked against edgeml-pytorch 0.3.0's FastRNNCell, which, unlike its FastGRNNCell, stores
+    W [in, out] and U [n, n] as used here, and the bias as bias_update [1, n]."""
     p = _p(p)
 
     def step(s, x_t, _x_prev, _first):
