@@ -62,18 +62,24 @@ def variant_list(values: Sequence[str]) -> list[str]:
     """``--variants`` as absl splits it (at every comma), with each ``gate=spec`` piece of a
     custom spec joined back onto the variant before it: ``["gru:z=b", "r=b", "lstm"]`` ->
     ``["gru:z=b,r=b", "lstm"]``. Each variant is parsed (an unknown name or a bad spec is a
-    ValueError naming it) and listed once."""
+    ValueError naming it), and each model is listed once (two names of one model are refused)."""
     variants: list[str] = []
     for value in values:
         if variants and "=" in value and ":" not in value:
             variants[-1] += f",{value}"
         else:
             variants.append(value)
+    forms = {}
     for variant in variants:
         try:
-            gruvar.make(variant, 1)
+            form = gruvar.variants.get(variant).canonical
         except ValueError as err:
             raise ValueError(f"--variants: {err}") from None
+        if forms.setdefault(form, variant) != variant:  # (a name listed twice: below)
+            raise ValueError(
+                f"--variants lists {forms[form]!r} and {variant!r}, which are the same model "
+                f"({form}); list it once."
+            )
     directories = [directory_name(v) for v in variants]
     twice = sorted(
         {v for v, d in zip(variants, directories, strict=True) if directories.count(d) > 1}
