@@ -90,8 +90,7 @@ def check_config(config: ml_collections.ConfigDict, workdir: str, finished: bool
         else "Resume it with its own config, or choose a new --workdir."
     )
     raise ValueError(
-        f"{workdir} holds {what} with a different config (changed: {changed}).{redefined} "
-        f"{advice}"
+        f"{workdir} holds {what} with a different config (changed: {changed}).{redefined} {advice}"
     )
 
 
@@ -244,7 +243,8 @@ class Run:
                 self.best_ckpt.restore(at, {"params": like["params"]})
                 return
             except Exception as err:  # orbax and tensorstore raise many types for bad files
-                problem = f"The best model {where} does not read back ({checkpoint.first_line(err)})"
+                why = checkpoint.first_line(err)
+                problem = f"The best model {where} does not read back ({why})"
         else:
             problem = f"The best model of step {at} is missing from {os.path.dirname(where)}"
         if at in self.ckpts.all_steps():
