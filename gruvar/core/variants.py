@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import warnings
 
 from gruvar.core.families import FAMILIES, Family
 from gruvar.core.fixed_families import FIXED_FAMILIES
@@ -61,6 +62,21 @@ class Variant:
             items.append(f"norm={''.join(self.norm)}")
         if self.bn:
             items.append("bn=on")
+        return f"{fam.name}:" + ",".join(items)
+
+    @property
+    def canonical(self) -> str:
+        """What the variant is, whatever it is registered as: its family, every part's spec and
+        every knob, as a string ``get`` accepts back. Two variants are the same model exactly
+        when their canonical forms are equal (a run's config.json keeps it)."""
+        fam = self.family
+        if fam.fixed_form:
+            return f"{fam.name}:"
+        items = [f"{g}={s}" for g, s in self.specs]
+        items += [f"{fam.candidate_key}={self.candidate}", f"act={self.act}", f"out={self.out}"]
+        if self.norm:
+            items.append(f"norm={''.join(self.norm)}")
+        items.append(f"bn={'on' if self.bn else 'off'}")
         return f"{fam.name}:" + ",".join(items)
 
     def spec(self, gate: str) -> GateSpec:
@@ -144,7 +160,7 @@ def variant(
     candidate = GateSpec.parse(parts.get(key, fam.default_candidate))
     if isinstance(norm, str):
         norm = tuple(norm)
-    v = Variant(fam, specs, candidate, act or fam.default_act, out, norm, bn)
+    v = Variant(fam, specs, candidate, fam.default_act if act is None else act, out, norm, bn)
     compile_plan(v)  # every check, now
     return v
 
@@ -209,6 +225,18 @@ def compile_plan(v: Variant) -> Plan:
                     f"norm: gate {g!r} is {specs[g]}; a normalised gate needs terms of its own, "
                     "computed before the cell state."
                 )
+        if fam.forget_gate not in pair:
+            has = f"its forget gate {fam.forget_gate!r}" if fam.forget_gate else "a forget gate"
+            raise ValueError(
+                f"norm={''.join(pair)!r}: norm makes a forget gate and the gate of the candidate "
+                f"sum to 1 (minLSTM's f' = f / (f + i), i' = i / (f + i)), so its pair includes "
+                f"{has}" + ("" if fam.forget_gate else f", and {fam.name!r} has none") + "."
+            )
+    if fam.name == "ligru" and specs["z"].value == 1:
+        raise ValueError(
+            "ligru:z=1 keeps the old state at every step (h_t = z h_{t-1} + (1 - z) h~_t): "
+            "the model's output and gradients are zero. Give z terms, or a constant below 1."
+        )
     gate = fam.candidate_gate
     if gate and gate not in fam.update_gates and not cand.reads_state:
         if not specs[gate].fixed:
@@ -255,7 +283,17 @@ def get(name_or_spec: str | Variant) -> Variant:
     if not isinstance(name_or_spec, str):
         raise TypeError(f"A variant is a name or a Variant, got {name_or_spec!r}.")
     if name_or_spec in VARIANTS:
-        return VARIANTS[name_or_spec]
+        found = VARIANTS[name_or_spec]
+        builtin = _BUILTIN.get(name_or_spec)
+        if builtin is not None and found != builtin and name_or_spec not in _WARNED:
+            _WARNED.add(name_or_spec)
+            warnings.warn(
+                f"VARIANTS[{name_or_spec!r}] is redefined as {found.canonical}, not gruvar's "
+                f"{builtin.canonical}: results under this name are not the built-in variant's. "
+                f"Register your variant under a name of its own.",
+                stacklevel=2,
+            )
+        return found
     if ":" in name_or_spec:
         return _parse(name_or_spec)
     raise ValueError(
@@ -291,6 +329,12 @@ def _parse(text: str) -> Variant:
             )
         given[key] = value.strip()
     knobs = {k: given.pop(k) for k in _KNOBS if k in given}
+    empty = [k for k, value in knobs.items() if not value]
+    if empty:
+        raise ValueError(
+            f"In variant {text!r}, {empty[0]}= has no value; give one, or leave {empty[0]} out "
+            f"for the family's own."
+        )
     if "bn" in knobs:
         if knobs["bn"] not in ("on", "off"):
             raise ValueError(f"In variant {text!r}, bn={knobs['bn']!r}; use bn=on or bn=off.")
@@ -352,6 +396,10 @@ VARIANTS: dict[str, Variant] = {
         "lstm", i="xb", f="xb", o="1", c="xb", act="identity", out="identity", norm="if"
     ),
 }
+
+# The registry as gruvar defines it: ``get`` warns when one of these names is redefined.
+_BUILTIN: dict[str, Variant] = dict(VARIANTS)
+_WARNED: set[str] = set()
 
 # Each registered variant's paper, as a short citation for tables (README's "Cells as data").
 SOURCES: dict[str, str] = {
