@@ -89,7 +89,11 @@ Units: Table 1's speech row, LSTM (peephole) 195, GRU 227, tanh 400, whose recur
 at 195 units would count 168,480: Table 1's LSTM is the peephole one). Other variants get the
 size closest to the GRU's 168,888 (gru_reset_after 227, mgu 280, gru3 400, mingru ~4,000).
 Protocol as the music sets (RMSProp, weight noise 0.075, clip 1, lr from Chung's draws, early
-stopping, 8 sequences per update). Not run yet (RESULTS.md, "Speech"); the commands:
+stopping, 8 sequences per update). Measured on this project's 2-core CPU (one core, beside two
+other jobs), GRU: an epoch of A (723 updates of 48 steps) 22 s, of B (80 updates of 798 steps)
+37 s, so a run of at most 100 epochs takes up to ~40 min (A) or ~1 h (B), and the 12 runs per
+model below (10 draws, then 2 seeds) about a day per model on 2 cores: a GPU job. Not run yet
+(RESULTS.md, "Speech"); the commands:
 
     python experiments/compare.py --config=configs/chung.py:speech_a \
         --variants=tanh,gru,lstm_peephole --seeds=3 --lr_draws=10 --select_seeds=1 \
