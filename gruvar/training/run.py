@@ -37,7 +37,7 @@ from gruvar.training import checkpoint, resume, runlog, steps
 from gruvar.training import config as config_lib
 
 # The validation metric that selects the best evaluation, and whether higher is better.
-SELECT = {"classify": ("accuracy", True), "frames": ("nll", False)}
+SELECT = {"classify": ("accuracy", True), "frames": ("nll", False), "density": ("nll", False)}
 
 # Config fields that do not change what a run computes: where its data is read from (the
 # loaders check its checksums) and how often it prints progress.
