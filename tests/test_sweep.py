@@ -221,7 +221,7 @@ def test_bad_sweeps_are_refused_with_the_field(tmp_path, change, message):
 
 
 def test_one_run_entry_point_refuses_a_sweep(tmp_path):
-    with pytest.raises(ValueError, match=r"gruvar\.sweep\.train_and_evaluate"):
+    with pytest.raises(ValueError, match=r"gruvar\.training\.sweep\.train_and_evaluate"):
         train.train_and_evaluate(sweep_config(), str(tmp_path))
 
 
