@@ -44,6 +44,16 @@ CELLS = {
         partial(ref.qrnn_count, pooling="f", window=1),
         {"W_i": "W_f", "b_i": "b_f", "W_v": "W_z", "b_v": "b_z"},
     ),
+    "qrnn_fo": (
+        partial(ref.qrnn, pooling="fo", window=1),
+        partial(ref.qrnn_count, pooling="fo", window=1),
+        {"W_i": "W_f", "b_i": "b_f", "W_o": "W_o", "b_o": "b_o", "W_c": "W_z", "b_c": "b_z"},
+    ),
+    "qrnn_ifo": (
+        partial(ref.qrnn, pooling="ifo", window=1),
+        partial(ref.qrnn_count, pooling="ifo", window=1),
+        {k: k for k in ("W_i", "b_i", "W_f", "b_f", "W_o", "b_o")} | {"W_c": "W_z", "b_c": "b_z"},
+    ),
     "hgrn": (
         ref.hgrn,
         ref.hgrn_count,
@@ -62,6 +72,7 @@ CELLS = {
     ),
 }
 LINREC = ["mingru_g", "minlstm_g", "trnn", "qrnn", "hgrn"]
+PARALLEL = [*LINREC, "qrnn_fo"]  # qrnn_ifo's lstm path is qrnn_fo's; mingru's is test_variants
 
 
 def knobbed(name, **knobs):
@@ -97,8 +108,14 @@ def check(name, variant, rng, lengths=LENGTHS, **ref_kwargs):
         want_ys, want_carry = cell(x, lengths, p, reverse=direction == "bwd", **ref_kwargs)
         assert p.read == set(p), f"parameters the equations lack: {sorted(set(p) - p.read)}"
         np.testing.assert_allclose(got_ys, want_ys, **TOL, err_msg=direction)
-        (want_state,) = want_carry.values()  # h (c for QRNN): the state is the output
-        for leaf in jax.tree.leaves(got_carry):  # minLSTM's (c, h) are both h
+        (want_state,) = want_carry.values()  # h, or QRNN's c
+        leaves = jax.tree.leaves(got_carry)
+        if name.startswith("qrnn_"):  # (c, h = o ⊙ c at the last valid step)
+            leaves = leaves[:1]
+            last = np.zeros(B, int) if direction == "bwd" else np.maximum(lengths - 1, 0)
+            want_h = np.where((lengths > 0)[:, None], want_ys[np.arange(B), last], 0)
+            np.testing.assert_allclose(jax.tree.leaves(got_carry)[1], want_h, **TOL)
+        for leaf in leaves:  # minLSTM's (c, h) are both h
             np.testing.assert_allclose(leaf, want_state, **TOL, err_msg=f"{direction} carry")
 
 
@@ -149,7 +166,7 @@ def test_activations_silu_and_feng_g():
 
 @pytest.mark.parametrize(
     "spec",
-    [*LINREC, knobbed("hgrn", floor=0.5, decay_range="signed")],
+    [*PARALLEL, knobbed("hgrn", floor=0.5, decay_range="signed")],
     ids=str,
 )
 def test_parallel_equals_sequential_with_lengths_reverse_bidirectional_two_layers(spec, rng):
@@ -189,7 +206,7 @@ def test_spec_strings_round_trip_and_registered_forms_are_their_specs():
         assert variants.get(v.name) == v
     assert variants.get("linrec:i=xb,f=1-i,act=g") == gruvar.VARIANTS["mingru_g"]
     assert variants.get("linrec:f=xb,v=x") == gruvar.VARIANTS["trnn"], "i = 1 - f by default"
-    assert all(gruvar.VARIANTS[name].plan.linear for name in LINREC)
+    assert all(gruvar.VARIANTS[name].plan.linear for name in [*LINREC, "qrnn_fo", "qrnn_ifo"])
 
 
 def test_trnn_is_mingru_with_the_gates_sign_flipped(rng):

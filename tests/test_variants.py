@@ -99,7 +99,8 @@ LINEAR = [
 
 def test_linearity_is_read_from_the_plan():
     linear = {n for n, v in gruvar.VARIANTS.items() if v.plan.linear}
-    assert linear == {"mingru", "minlstm", "mingru_g", "minlstm_g", "trnn", "qrnn", "hgrn"}
+    modern = {"mingru_g", "minlstm_g", "trnn", "qrnn", "qrnn_fo", "qrnn_ifo", "hgrn"}
+    assert linear == {"mingru", "minlstm"} | modern
     assert all(variants.get(spec).plan.linear for spec in LINEAR)
     assert recurrence.resolve_mode(variants.get("mingru").plan, "auto") == (
         "sequential" if jax.default_backend() == "cpu" else "parallel"

@@ -443,6 +443,11 @@ VARIANTS: dict[str, Variant] = {
     # new value, c = F ⊙ tanh(W_z x + b_z) + (1 - F) ⊙ c, h = c. fo / ifo pooling and window 2
     # (letter p) are not here yet.
     "qrnn": variant("linrec", i="xb", f="1-i", v="xb", act="tanh"),
+    # fo- and ifo-pooling (window 1) need an output gate: LSTMs with h = o ⊙ c (out identity),
+    # fo with F as i and f = 1 - F [P: pytorch-qrnn], ifo with its own f [P: the paper's
+    # equations; pytorch-qrnn has no ifo]. MV §0. b_f starts at the LSTM's forget bias.
+    "qrnn_fo": variant("lstm", i="xb", f="1-i", o="xb", c="xb", out="identity"),
+    "qrnn_ifo": variant("lstm", i="xb", f="xb", o="xb", c="xb", out="identity"),
     # Qin et al. 2023, HGRN, real form (HgruRealV6) [P: hgru-pytorch]: λ = σ(W_λ x + b_λ) keeps
     # the old state, candidate SiLU(W_c x + b_c), input scale 1 - λ. The lower bound γ is 0, as
     # in a stack's first layer; 'linrec:f=xb,i=1-f,act=silu,floor=0.5' is a deeper layer's
@@ -494,5 +499,7 @@ SOURCES: dict[str, str] = {
     "minlstm_g": "Feng et al. 2024",
     "trnn": "Balduzzi & Ghifary 2016",
     "qrnn": "Bradbury et al. 2017",
+    "qrnn_fo": "Bradbury et al. 2017",
+    "qrnn_ifo": "Bradbury et al. 2017",
     "hgrn": "Qin et al. 2023",
 }
