@@ -1,6 +1,7 @@
 """Issue 28's linear cells (the ``linrec`` family, candidates ``silu`` and ``g``, the decay's floor
 and (−1, 1) range) against tests/reference_modern.py: float64 NumPy written from
-MODERN_VARIANTS.md by someone who had not read gruvar. Each registered name against its paper's
+MODERN_VARIANTS.md by someone who had not read gruvar, with the cells the older families already
+say (QRNN fo/ifo, UGRNN, RAN; MV §0). Each registered name against its paper's
 equations with ragged lengths in both directions, outputs and final carries; parameter counts
 against the reference's formulas; the parallel scan against the sequential one. One train step
 per name from a config is test_variants.py's ``test_each_new_variant_trains_a_step_from_a_config``
@@ -59,6 +60,17 @@ CELLS = {
         ref.hgrn_count,
         {"W_f": "W_lambda", "b_f": "b_lambda", "W_v": "W_c", "b_v": "b_c"},
     ),
+    # Cells that read h, which the gru / ligru / lstm families already say (MV §0).
+    "ugrnn": (
+        ref.ugrnn,
+        ref.ugrnn_count,
+        {"W_z": "W_g", "U_z": "U_g", "b_z": "b_g", "W_h": "W_c", "U_h": "U_c", "b_h": "b_c"},
+    ),
+    "ran": (
+        ref.ran,
+        ref.ran_count,
+        {k: k for k in ("W_i", "U_i", "b_i", "W_f", "U_f", "b_f", "W_c")},
+    ),
     # The identity forms kept under the old names (Feng et al.'s §3), on the gru / lstm families.
     "mingru": (
         partial(ref.mingru, candidate="identity"),
@@ -108,8 +120,12 @@ def check(name, variant, rng, lengths=LENGTHS, **ref_kwargs):
         want_ys, want_carry = cell(x, lengths, p, reverse=direction == "bwd", **ref_kwargs)
         assert p.read == set(p), f"parameters the equations lack: {sorted(set(p) - p.read)}"
         np.testing.assert_allclose(got_ys, want_ys, **TOL, err_msg=direction)
-        (want_state,) = want_carry.values()  # h, or QRNN's c
         leaves = jax.tree.leaves(got_carry)
+        if set(want_carry) == {"c", "h"}:  # RAN's (c, h)
+            np.testing.assert_allclose(leaves[0], want_carry["c"], **TOL, err_msg="c")
+            np.testing.assert_allclose(leaves[1], want_carry["h"], **TOL, err_msg="h")
+            continue
+        (want_state,) = want_carry.values()  # h, or QRNN's c
         if name.startswith("qrnn_"):  # (c, h = o ⊙ c at the last valid step)
             leaves = leaves[:1]
             last = np.zeros(B, int) if direction == "bwd" else np.maximum(lengths - 1, 0)

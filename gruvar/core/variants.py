@@ -454,6 +454,13 @@ VARIANTS: dict[str, Variant] = {
     # fixed bound (the learnable stack-level softmax-cumsum Γ is not here). The output gate and
     # norm belong to HGRN's block, not the cell.
     "hgrn": variant("linrec", f="xb", i="1-f", v="xb", act="silu"),
+    # Cells of issue 28 that read h and that the families already say (MV §0). Collins et al.
+    # 2017, UGRNN [S: TF contrib UGRNNCell]: Li-GRU's update with a tanh candidate; TF's
+    # forget_bias = 1 is b_z = 1 at initialisation, which gruvar's init does not do yet (b_z = 0).
+    "ugrnn": variant("ligru", act="tanh"),
+    # Lee et al. 2017, RAN [P: kentonl/ran]: c = i ⊙ W_c x + f ⊙ c, h = tanh(c); its authors
+    # start b_f at 0, gruvar's LSTM family at the forget bias (1).
+    "ran": variant("lstm", "xhb", o="1", c="x", act="identity"),
 }
 
 # Each registered variant's paper, as a short citation for tables (README's "Cells as data").
@@ -502,4 +509,6 @@ SOURCES: dict[str, str] = {
     "qrnn_fo": "Bradbury et al. 2017",
     "qrnn_ifo": "Bradbury et al. 2017",
     "hgrn": "Qin et al. 2023",
+    "ugrnn": "Collins et al. 2017",
+    "ran": "Lee et al. 2017",
 }
