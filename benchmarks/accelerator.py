@@ -20,7 +20,9 @@ one, is reported with its error):
 
 Matmuls run at ``--matmul_precision`` (float32: what gruvar asks for, see the README), torch's
 too (TF32 off) except in the rows marked TF32. Writes ``report.md`` and ``report.json`` (the
-figures) into ``--out``. ``--dry_run`` runs every part at toy sizes on generated data.
+figures) into ``--out``, checked before the first part and written again as each part ends
+(a run cut short keeps the parts done). ``--dry_run`` runs every part at toy sizes on
+generated data.
 """
 
 import contextlib
@@ -42,7 +44,7 @@ from absl import app, flags, logging
 from harness import time_round_robin
 from report import Part
 
-from gruvar import hugepages
+from gruvar import cli, hugepages
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTS = ("environment", "numerics", "recurrence", "sweep", "mnist_epoch")
@@ -125,7 +127,6 @@ def environment(plan: Plan, part: Part) -> None:
         figures["torch"] = None
     part.figures = figures
     part.lines = [f"- {k}: {v}" for k, v in figures.items()]
-    print(*part.lines, sep="\n")
 
 
 def numerics_part(plan: Plan, part: Part) -> None:
@@ -296,9 +297,12 @@ def main(argv):
         "sweep": sweep_part,
         "mnist_epoch": partial(epoch_part, data_dir=data_dir),
     }
+    out = Path(FLAGS.out)
+    report.check_out(out)
     plan = DRY if FLAGS.dry_run else FULL
     chosen = {p: partial(fns[p], plan) for p in PARTS if p in FLAGS.parts}
-    report.write(Path(FLAGS.out), report.run_parts(chosen, plan.budgets), FLAGS.dry_run)
+    done = report.run_parts(chosen, plan.budgets, report.write_so_far(out, FLAGS.dry_run))
+    report.write(out, done, FLAGS.dry_run)
 
 
 if __name__ == "__main__":
@@ -314,4 +318,4 @@ if __name__ == "__main__":
     )
     flags.mark_flag_as_required("out")
     hugepages.use_huge_pages()
-    app.run(main)
+    cli.run(main)  # a mistake (--out, say) is one line

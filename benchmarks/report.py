@@ -8,6 +8,7 @@ writes report.md and report.json, with the issue's goals for an H100/H200.
 
 import datetime
 import json
+import os
 import resource
 import time
 import traceback
@@ -55,10 +56,30 @@ class Part:
         }
 
 
-def run_parts(parts: dict[str, Callable[[Part], None]], budgets: dict[str, float]) -> dict:
+def check_out(out: Path) -> None:
+    """ValueError, in one line, unless ``out`` is (or can be made) a folder this process can
+    write: checked before the first part, so a lent GPU's run is not lost at the end."""
+    probe = out / ".write-probe.tmp"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe.write_text("probe\n")
+        probe.unlink()
+    except OSError as err:
+        raise ValueError(
+            f"--out {str(out)!r} cannot hold the report ({err.strerror or err}); give a folder "
+            f"this process can create and write."
+        ) from None
+
+
+def run_parts(
+    parts: dict[str, Callable[[Part], None]],
+    budgets: dict[str, float],
+    after: Callable[[dict], None] | None = None,
+) -> dict:
     """Runs each ``name: fn(part)`` in turn, ``budgets[name]`` seconds each. One that raises,
     or records a failure, is marked failed with the reasons (an exception's type and message),
-    and the next runs all the same."""
+    and the next runs all the same. Each part's table is printed as it ends, and ``after``
+    is given the parts done so far (to write the report: a run cut short keeps them)."""
     done = {}
     for name, fn in parts.items():
         part, cpu = Part(name, budgets[name]), _cpu_seconds()
@@ -74,8 +95,11 @@ def run_parts(parts: dict[str, Callable[[Part], None]], budgets: dict[str, float
             part.status = "over budget"
         part.seconds = time.perf_counter() - part.start
         cpu = _cpu_seconds() - cpu
+        print(*part.lines, sep="\n")
         print(f"== {name}: {part.status} in {part.seconds:.1f} s ({cpu:.1f} s of CPU)", flush=True)
         done[name] = part
+        if after is not None:
+            after(done)
     return done
 
 
@@ -114,7 +138,9 @@ def goals(parts: dict[str, Part]) -> dict[str, dict]:
     }
 
 
-def write(out: Path, parts: dict[str, Part], dry_run: bool) -> None:
+def write(out: Path, parts: dict[str, Part], dry_run: bool, quiet: bool = False) -> None:
+    """Writes report.md and report.json into ``out`` (each to a temporary file, then renamed),
+    and prints the report unless ``quiet``."""
     device = jax.devices()[0]
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     found = goals(parts)
@@ -148,6 +174,24 @@ def write(out: Path, parts: dict[str, Part], dry_run: bool) -> None:
     for name, p in parts.items():
         lines += ["", f"## {name}", "", *p.lines]
     out.mkdir(parents=True, exist_ok=True)
-    (out / "report.md").write_text("\n".join(lines) + "\n")
-    (out / "report.json").write_text(json.dumps(report, indent=1, default=float) + "\n")
-    print("\n".join(lines))
+    for name, text in (
+        ("report.md", "\n".join(lines) + "\n"),
+        ("report.json", json.dumps(report, indent=1, default=float) + "\n"),
+    ):
+        (out / f"{name}.tmp").write_text(text)
+        os.replace(out / f"{name}.tmp", out / name)
+    if not quiet:
+        print("\n".join(lines))
+
+
+def write_so_far(out: Path, dry_run: bool) -> Callable[[dict], None]:
+    """``run_parts``' ``after``: the report of the parts done so far, written quietly; a write
+    that fails (a full disk) is said in one line, and the parts go on."""
+
+    def after(parts: dict[str, Part]) -> None:
+        try:
+            write(out, parts, dry_run, quiet=True)
+        except OSError as err:
+            print(f"warning: the report so far could not be written to {out}: {err}", flush=True)
+
+    return after

@@ -20,7 +20,8 @@
 
 Argument: ``[<variant>,]<set>[,reduced|quick|smoke]``, set one of jsb, nottingham, musedata,
 pianomidi (the copies packaged in ``gruvar/data/assets``; a --config.data.data_dir or
-$GRUVAR_DATA_DIR holding ``polyphonic/`` wins).
+$GRUVAR_DATA_DIR holding ``polyphonic/`` wins), or speech_a, speech_b (below; prepared into
+the data directory first).
 
 Model (PAPERS.md §1.1-1.3): one recurrent layer, then 88 sigmoid outputs (one per key, MIDI
 21-108; Chung used 1..the highest note, §1.6.7). Units follow Table 1: tanh 100, GRU 46,
@@ -65,6 +66,42 @@ Training, following the paper where it speaks and PAPERS.md §1.6 where it does 
   song. ``experiments/evaluate_best.py --by_sequence`` gives that reading too (RESULTS.md: it
   brings MuseData from 22-24% above Table 2 to 7-8%, and changes Nottingham by 0.04 or less).
 
+Speech (``speech_a``, ``speech_b``): the paper's Ubisoft sets are private; gruvar's public
+stand-in is Debian's festvox-ru recordings (gruvar.data.speech: one male speaker, 620 utterances,
+99.5 minutes of 16 kHz 16-bit mono), prepared once with
+
+    python experiments/prepare_data.py --data_dir=$GRUVAR_DATA_DIR --speech=festvox-ru
+
+Each step reads 20 samples and predicts the next 10 (windows advance by 10). A: 7,230 sequences
+of 500 samples (48 steps); B: 800 of 8,000 samples (798 steps); 80/10/10 by utterance. "Length"
+is read as samples, not steps: the paper gives the sequences' length before it describes the
+20-in/10-out framing, as a property of the audio; steps would make B's sequences 80,020 samples
+(5 s, longer than the shortest utterances, 3.8 s) and cost 10x the compute. The steps reading
+is one override away: ``--config.data.options.sequence_samples=5020`` (A) or ``=80020`` (B).
+The output is a mixture of 20 Gaussians with diagonal covariance over the 10 predicted samples
+(gruvar.MixtureDensityHead; the paper says "mixture of 20 Gaussians", diagonal is our reading).
+Samples are divided by σ, the training split's standard deviation (3,891.6 for festvox-ru); the
+metric ``nll`` is the NLL per predicted sample of those scaled values, in nats (``nll_step``:
+per step, 10x; add ln σ = 8.27 per sample for int16 units). Table 2's Ubisoft numbers are
+another data set's and scale's (PAPER_UBISOFT): only their orderings compare.
+Units: Table 1's speech row, LSTM (peephole) 195, GRU 227, tanh 400, whose recurrent layers at
+20 inputs count exactly 169,065 / 168,888 / 168,400 parameters (PAPERS.md §1.3; the plain LSTM
+at 195 units would count 168,480: Table 1's LSTM is the peephole one). Other variants get the
+size closest to the GRU's 168,888 (gru_reset_after 227, mgu 280, gru3 400, mingru ~4,000).
+Protocol as the music sets (RMSProp, weight noise 0.075, clip 1, lr from Chung's draws, early
+stopping, 8 sequences per update). Measured on this project's 2-core CPU (one core, beside two
+other jobs), GRU: an epoch of A (723 updates of 48 steps) 22 s, of B (80 updates of 798 steps)
+37 s, so a run of at most 100 epochs takes up to ~40 min (A) or ~1 h (B), and the 12 runs per
+model below (10 draws, then 2 seeds) about a day per model on 2 cores: a GPU job. Not run yet
+(RESULTS.md, "Speech"); the commands:
+
+    python experiments/compare.py --config=configs/chung.py:speech_a \
+        --variants=tanh,gru,lstm_peephole --seeds=3 --lr_draws=10 --select_seeds=1 \
+        --max_stack=0 --workdir=results/chung/speech_a
+    python experiments/compare.py --config=configs/chung.py:speech_b \
+        --variants=tanh,gru,lstm_peephole --seeds=3 --lr_draws=10 --select_seeds=1 \
+        --max_stack=0 --workdir=results/chung/speech_b
+
 Modifiers: ``reduced`` (at most 20 epochs, patience 5: what this project's 2-core CPU affords on
 Nottingham, MuseData and Piano-midi, whose training sets have 13x, 18x and 5.6x JSB's frames),
 ``quick`` (30 epochs, the README's few-minute comparison), ``smoke`` (tiny, for tests) and
@@ -92,8 +129,17 @@ from gruvar.core import variants
 from gruvar.training.config import default_config, parse_arg
 
 SETS = ("jsb", "nottingham", "musedata", "pianomidi")
+SPEECH = ("speech_a", "speech_b")  # public stand-ins for Ubisoft A and B (gruvar.data.speech)
 KEYS = 88
+SPEECH_INPUTS = 20  # samples each step reads
 UNITS = {"tanh": 100, "gru": 46, "lstm_peephole": 36}  # Table 1
+SPEECH_UNITS = {"tanh": 400, "gru": 227, "lstm_peephole": 195}  # Table 1
+SPEECH_SIZES = {"speech_a": (7_230, 500), "speech_b": (800, 8_000)}  # sequences, samples each
+# Table 2 on Ubisoft A / B (private data: only the orderings compare with ours), (train, test).
+PAPER_UBISOFT = {
+    "speech_a": {"tanh": (6.29, 6.44), "gru": (2.31, 3.59), "lstm_peephole": (1.44, 2.70)},
+    "speech_b": {"tanh": (7.61, 7.62), "gru": (0.38, 0.88), "lstm_peephole": (0.80, 1.26)},
+}
 # Table 2, test NLL per time step (lower is better); Chung's LSTM is the peephole LSTM.
 PAPER_TEST = {
     "nottingham": {"tanh": 3.13, "gru": 3.23, "lstm_peephole": 3.20},
@@ -112,37 +158,51 @@ PAPER_TRAIN = {
 
 
 def paper_nll(name: str, variant: str) -> tuple[float | None, float | None]:
-    """Table 2's (train, test) NLL of ``variant`` on set ``name`` (None where it has none)."""
-    return PAPER_TRAIN[name].get(variant), PAPER_TEST[name].get(variant)
+    """Table 2's (train, test) NLL of ``variant`` on music set ``name`` (None where it has none;
+    always for the speech sets, whose Ubisoft numbers are another data set's: PAPER_UBISOFT)."""
+    return PAPER_TRAIN.get(name, {}).get(variant), PAPER_TEST.get(name, {}).get(variant)
 
 
-def recurrent_params(variant: str, units: int) -> int:
-    """The recurrent layer's parameter count at ``units`` units, on the 88 keys."""
-    return variants.param_count(variant, KEYS, units)
+def recurrent_params(variant: str, units: int, inputs: int = KEYS) -> int:
+    """The recurrent layer's parameter count at ``units`` units, on ``inputs`` (the 88 keys)."""
+    return variants.param_count(variant, inputs, units)
 
 
-def layer_params(variant: str) -> int:
+def layer_params(variant: str, speech: bool = False) -> int:
     """The recurrent layer's parameter count at the units this config gives ``variant``."""
-    return recurrent_params(variant, matched_units(variant))
+    inputs = SPEECH_INPUTS if speech else KEYS
+    return recurrent_params(variant, matched_units(variant, speech), inputs)
 
 
-def matched_units(variant: str) -> int:
+def matched_units(variant: str, speech: bool = False) -> int:
     """Table 1's units, or the hidden size closest to the GRU's recurrent parameter count.
-    MUT1 and MUT2 add the input unweighted to the state, so their units are the 88 keys: they
-    cannot be matched (mut1 31,240 and mut2 38,984 recurrent parameters, against 18,630)."""
-    if variant in UNITS:
-        return UNITS[variant]
+    MUT1 and MUT2 add the input unweighted to the state, so their units are the inputs (88
+    keys; 20 samples): they cannot be matched (music: mut1 31,240 and mut2 38,984 recurrent
+    parameters, against 18,630)."""
+    units, inputs = (SPEECH_UNITS, SPEECH_INPUTS) if speech else (UNITS, KEYS)
+    if variant in units:
+        return units[variant]
     if getattr(variants.get(variant).family, "needs_square", False):
-        return KEYS
-    budget = recurrent_params("gru", UNITS["gru"])
-    return min(range(1, 400), key=lambda n: abs(recurrent_params(variant, n) - budget))
+        return inputs
+    budget = recurrent_params("gru", units["gru"], inputs)
+    # Bisection: a layer's count grows with its units (minGRU's only linearly: ~4,000 units).
+    lo, hi = 1, 1 << 14
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (mid + 1, hi) if recurrent_params(variant, mid, inputs) < budget else (lo, mid)
+    return min(
+        (max(lo - 1, 1), lo), key=lambda n: abs(recurrent_params(variant, n, inputs) - budget)
+    )
 
 
 def get_config(arg: str = "gru,jsb"):
-    variant, name, modifiers = parse_arg(arg, SETS, ("reduced", "quick", "smoke", "librnn"))
+    variant, name, modifiers = parse_arg(
+        arg, SETS + SPEECH, ("reduced", "quick", "smoke", "librnn")
+    )
+    speech = name in SPEECH
     c = default_config()
     c.model.variant = variant
-    c.model.features = matched_units(variant)
+    c.model.features = matched_units(variant, speech)
     c.model.init = "uniform"
     c.data.name = name
     c.data.batch_size = 8
@@ -157,8 +217,16 @@ def get_config(arg: str = "gru,jsb"):
     c.train.num_epochs = 100
     c.train.early_stopping_patience = 20
     c.train.log_every_steps = 100
-    c.paper.test = PAPER_TEST[name].get(variant)
-    c.paper.source = "Chung et al. 2014, Table 2 (test NLL per time step)"
+    if speech:
+        c.model.mixture_components = 20
+        c.data.options.num_sequences, c.data.options.sequence_samples = SPEECH_SIZES[name]
+        c.paper.source = (
+            f"Chung et al. 2014, Table 2, Ubisoft {name[-1].upper()}: a different (private) data "
+            f"set, so no number to match; only the orderings compare (PAPER_UBISOFT)"
+        )
+    else:
+        c.paper.test = PAPER_TEST[name].get(variant)
+        c.paper.source = "Chung et al. 2014, Table 2 (test NLL per time step)"
     if "librnn" in modifiers:  # as Chung's released code trained (PAPERS.md §1.5)
         c.data.batch_size = 1
         c.optimizer.schedule = "linear"
@@ -173,5 +241,7 @@ def get_config(arg: str = "gru,jsb"):
         c.model.features = 8
         c.train.num_epochs = 1
         c.data.eval_batch_size = 8
+        if speech:  # 24 / 3 / 3 sequences, 48 steps each
+            c.data.options.num_sequences, c.data.options.sequence_samples = 30, 500
     c.lock()
     return c

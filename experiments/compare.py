@@ -94,7 +94,7 @@ def main(argv):
         if _RATES_FROM.value:
             rates = compare.rates_chosen_in(_RATES_FROM.value, variants)
         elif _LR_DRAWS.value:
-            low, high = compare.floats_from("lr_log_range", _LR_LOG_RANGE.value)
+            low, high = compare.floats_from("lr_log_range", _LR_LOG_RANGE.value, count=2)
             rates = compare.drawn_learning_rates(_LR_DRAWS.value, low, high, _LR_SEED.value)
         else:
             rates = compare.floats_from(

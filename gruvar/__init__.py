@@ -7,23 +7,32 @@ The package's layers, an arrow only pointing down: ``comparison`` -> ``training`
 
 import importlib
 
-from gruvar.core import families, gates, recurrence, variants
+from gruvar.core import families, gates, mixture, recurrence, variants
 from gruvar.core.variants import VARIANTS, Variant, variant
 from gruvar.linen import cells
 from gruvar.linen.cells import Cell, make
-from gruvar.linen.models import RNN, FramePredictor, SequenceClassifier
+from gruvar.linen.models import (
+    RNN,
+    FramePredictor,
+    MixtureDensityHead,
+    MixturePredictor,
+    SequenceClassifier,
+)
 
 __all__ = [
     "RNN",
     "VARIANTS",
     "Cell",
     "FramePredictor",
+    "MixtureDensityHead",
+    "MixturePredictor",
     "SequenceClassifier",
     "Variant",
     "cells",
     "families",
     "gates",
     "make",
+    "mixture",
     "nnx",
     "recurrence",
     "variant",

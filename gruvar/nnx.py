@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from gruvar.core import frontend, recurrence, variants
+from gruvar.core import frontend, mixture, recurrence, variants
 from gruvar.core.variants import Variant
 
 Array = jax.Array
@@ -231,6 +231,49 @@ class FramePredictor(nnx.Module):
     ):
         self.rnn = rnn
         self.head = nnx.Linear(rnn.out_features, out_features, kernel_init=kernel_init, rngs=rngs)
+
+    def __call__(self, x: Array, lengths: Array | None = None) -> Array:
+        outputs, _ = self.rnn(x, lengths)
+        return self.head(outputs)
+
+
+class MixtureDensityHead(nnx.Module):
+    """h [..., in_features] -> raw mixture parameters [..., K(1 + 2D)], as
+    ``gruvar.MixtureDensityHead`` (its one dense layer is ``dense``; read by
+    ``gruvar.core.mixture``)."""
+
+    def __init__(
+        self,
+        in_features: int,
+        components: int = 20,
+        dims: int = 10,
+        *,
+        kernel_init: Initializer = LECUN_NORMAL,
+        rngs: nnx.Rngs,
+    ):
+        width = mixture.num_params(components, dims)
+        self.dense = nnx.Linear(in_features, width, kernel_init=kernel_init, rngs=rngs)
+
+    def __call__(self, h: Array) -> Array:
+        return self.dense(h)
+
+
+class MixturePredictor(nnx.Module):
+    """Per-step mixture parameters of frame t+1, as ``gruvar.MixturePredictor``."""
+
+    def __init__(
+        self,
+        rnn: RNN,
+        dims: int,
+        components: int = 20,
+        *,
+        kernel_init: Initializer = LECUN_NORMAL,
+        rngs: nnx.Rngs,
+    ):
+        self.rnn = rnn
+        self.head = MixtureDensityHead(
+            rnn.out_features, components, dims, kernel_init=kernel_init, rngs=rngs
+        )
 
     def __call__(self, x: Array, lengths: Array | None = None) -> Array:
         outputs, _ = self.rnn(x, lengths)

@@ -12,7 +12,7 @@ MAY_IMPORT = {
     "linen": {"core"},
     "nnx": {"core"},
     "training": {"core", "linen", "data"},
-    "comparison": {"core", "linen", "data", "training"},
+    "comparison": {"core", "linen", "data", "training", "cli"},
     "cli": set(),
     "hugepages": set(),
 }

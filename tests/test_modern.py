@@ -223,6 +223,9 @@ def test_spec_strings_round_trip_and_registered_forms_are_their_specs():
     assert variants.get("linrec:i=xb,f=1-i,act=g") == gruvar.VARIANTS["mingru_g"]
     assert variants.get("linrec:f=xb,v=x") == gruvar.VARIANTS["trnn"], "i = 1 - f by default"
     assert all(gruvar.VARIANTS[name].plan.linear for name in [*LINREC, "qrnn_fo", "qrnn_ifo"])
+    knobbed_hgrn = knobbed("hgrn", floor=0.25, decay_range="signed")
+    assert variants.get(knobbed_hgrn.canonical) == knobbed_hgrn, "a run's form keeps the knobs"
+    assert knobbed_hgrn.canonical != gruvar.VARIANTS["hgrn"].canonical
 
 
 def test_trnn_is_mingru_with_the_gates_sign_flipped(rng):

@@ -14,8 +14,9 @@ SHARED = ROOT.parent / "shared" / "data"
 
 def test_an_empty_directory_reports_mnist_and_imdb_missing_and_the_packaged_music(tmp_path):
     rows = dict(prepare.report(str(tmp_path)))
-    assert set(rows) == {"mnist", "imdb", "jsb", "nottingham", "musedata", "pianomidi"}
+    assert set(rows) == {"mnist", "imdb", "jsb", "nottingham", "musedata", "pianomidi", "speech"}
     assert rows["mnist"].startswith("MISSING or BAD") and rows["imdb"].startswith("MISSING")
+    assert "--speech=festvox-ru" in rows["speech"], "says how to prepare it"
     assert "t10k-images-idx3-ubyte.gz" in rows["mnist"]  # says what to put where
     for name in ("jsb", "nottingham", "musedata", "pianomidi"):
         assert rows[name].startswith("ok: packaged copy"), rows[name]
@@ -37,4 +38,6 @@ def test_the_shared_data_directory_is_complete():
         check=True,
     )
     lines = result.stdout.strip().splitlines()
-    assert len(lines) == 6 and all("  ok: " in line for line in lines), result.stdout
+    # The speech set is prepared on demand (--speech), not shipped in the shared folder.
+    shipped = [line for line in lines if not line.startswith("speech ")]
+    assert len(lines) == 7 and all("  ok: " in line for line in shipped), result.stdout

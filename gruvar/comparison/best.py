@@ -30,7 +30,8 @@ from gruvar.training.config import default_config
 
 def load_config(run_dir: str) -> ml_collections.ConfigDict:
     """The config a run trained with (its ``config.json``), over today's defaults so a run
-    written before a field existed reads that field's default."""
+    written before a field existed reads that field's default. Its variant is the one it
+    trained (the canonical form config.json keeps), whatever its name is registered as now."""
     path = os.path.join(run_dir, "config.json")
     if not os.path.exists(path):
         raise FileNotFoundError(
@@ -39,7 +40,11 @@ def load_config(run_dir: str) -> ml_collections.ConfigDict:
         )
     config = default_config()
     with open(path) as f:
-        config.update(json.load(f))
+        saved = json.load(f)
+    form = saved.get("model", {}).pop("variant_form", None)
+    config.update(saved)
+    if form:
+        config.model.variant = form
     return config
 
 
@@ -48,17 +53,47 @@ def restore(run_dir: str, data_dir: str | None = None):
     else the run's own) and a train state holding its best-validation parameters."""
     config = load_config(run_dir)
     best = os.path.join(run_dir, "best")
-    if not os.path.isdir(best):
-        raise FileNotFoundError(
-            f"{run_dir} has no best/ model yet: it has not finished its first evaluation. "
-            f"Resume its training first (the same experiments/ command and --workdir)."
-        )
+    if not os.path.isdir(best) or not os.listdir(best):
+        _no_best_model(run_dir)
     dataset = data.load(config.data.name, data_dir or config.data.data_dir, **config.data.options)
     state = steps.create_state(config, dataset, steps.build_model(config, dataset), 1)
     ckpts = checkpoint.Checkpoints(best, 1)
-    saved, _ = ckpts.restore(ckpts.latest_step(), {"params": state.params})
-    ckpts.close()
+    try:
+        step = ckpts.latest_step()
+        if step is None:
+            _no_best_model(run_dir)
+        try:
+            saved, _ = ckpts.restore(step, {"params": state.params})
+        except Exception as err:  # orbax and tensorstore raise many types for bad files
+            raise ValueError(
+                f"{best}/{step} does not read back ({checkpoint.first_line(err)}): {run_dir}'s "
+                f"best model is damaged, so it cannot be evaluated. Retrain the run (move its "
+                f"directory away) to get it back."
+            ) from None
+    finally:
+        ckpts.close()
     return config, dataset, state.replace(params=saved["params"])
+
+
+def _no_best_model(run_dir: str) -> None:
+    """FileNotFoundError saying why ``run_dir`` holds no best model, in one line."""
+    finished = os.path.exists(os.path.join(run_dir, "summary.json"))
+    if finished and not os.path.isdir(os.path.join(run_dir, "checkpoints")):
+        raise FileNotFoundError(
+            f"{run_dir} holds a run's record (config, summary, metrics), restored from "
+            f"--records: records carry no model, so its best model cannot be evaluated here. "
+            f"Evaluate it in the workdir that trained it, or retrain it without --records."
+        )
+    if finished:
+        raise FileNotFoundError(
+            f"{run_dir} finished but holds no best model in best/ (lost: deleted, or found "
+            f"damaged when the run resumed), so it cannot be evaluated. Retrain the run (move "
+            f"its directory away) to get one."
+        )
+    raise FileNotFoundError(
+        f"{run_dir} has no best/ model yet: it has not finished its first evaluation. "
+        f"Resume its training first (the same experiments/ command and --workdir)."
+    )
 
 
 def evaluate(

@@ -39,10 +39,11 @@ import jax
 import ml_collections
 import numpy as np
 
+from gruvar import cli, data
 from gruvar.comparison import analysis, figures
-from gruvar.linen import cells
+from gruvar.core.variants import get as get_variant
 from gruvar.training import config as config_lib
-from gruvar.training import records, runlog, sweep
+from gruvar.training import records, runlog, steps, sweep
 from gruvar.training.run import finished_summary
 
 LAUNCHERS = ("local", "slurm", "submitit_local", "submitit_debug")
@@ -63,18 +64,24 @@ def variant_list(values: Sequence[str]) -> list[str]:
     """``--variants`` as absl splits it (at every comma), with each ``gate=spec`` piece of a
     custom spec joined back onto the variant before it: ``["gru:z=b", "r=b", "lstm"]`` ->
     ``["gru:z=b,r=b", "lstm"]``. Each variant is parsed (an unknown name or a bad spec is a
-    ValueError naming it) and listed once."""
+    ValueError naming it), and each model is listed once (two names of one model are refused)."""
     variants: list[str] = []
     for value in values:
         if variants and "=" in value and ":" not in value:
             variants[-1] += f",{value}"
         else:
             variants.append(value)
+    forms = {}
     for variant in variants:
         try:
-            cells.make(variant, 1)
+            form = get_variant(variant).canonical
         except ValueError as err:
             raise ValueError(f"--variants: {err}") from None
+        if forms.setdefault(form, variant) != variant:  # (a name listed twice: below)
+            raise ValueError(
+                f"--variants lists {forms[form]!r} and {variant!r}, which are the same model "
+                f"({form}); list it once."
+            )
     directories = [directory_name(v) for v in variants]
     twice = sorted(
         {v for v, d in zip(variants, directories, strict=True) if directories.count(d) > 1}
@@ -122,12 +129,16 @@ def seeds_from(values: Sequence[str]) -> tuple[int, ...]:
     return tuple(range(numbers[0])) if len(numbers) == 1 else tuple(numbers)
 
 
-def floats_from(flag: str, values: Sequence[str]) -> tuple[float, ...]:
-    """A list flag's values as numbers; a value that is not one is a ValueError naming ``flag``."""
+def floats_from(flag: str, values: Sequence[str], count: int | None = None) -> tuple[float, ...]:
+    """A list flag's values as numbers (``count`` of them, if given); a value that is not one,
+    or another count, is a ValueError naming ``flag``."""
     try:
-        return tuple(float(v) for v in values)
+        numbers = tuple(float(v) for v in values)
     except ValueError:
         raise ValueError(f"--{flag} must be numbers, got {list(values)}.") from None
+    if count is not None and len(numbers) != count:
+        raise ValueError(f"--{flag} takes {count} numbers, got {len(numbers)}: {list(values)}.")
+    return numbers
 
 
 def drawn_learning_rates(n: int, low: float, high: float, seed: int) -> tuple[float, ...]:
@@ -137,6 +148,13 @@ def drawn_learning_rates(n: int, low: float, high: float, seed: int) -> tuple[fl
         raise ValueError(
             f"--lr_draws must be >= 1 and --lr_log_range a range low < high; got {n} draws in "
             f"[{low}, {high}]."
+        )
+    lowest, highest = math.log(np.finfo(np.float32).tiny), math.log(config_lib.FLOAT32_MAX)
+    if low < lowest or high > highest:
+        raise ValueError(
+            f"--lr_log_range [{low}, {high}] is a range of log learning rates: exp of it must be "
+            f"a float32 learning rate, so it lies within [{lowest:.1f}, {highest:.1f}] (Chung "
+            f"et al.'s is -12,-6)."
         )
     u = np.random.default_rng(seed).uniform(low, high, n)
     return tuple(float(f"{math.exp(x):.3g}") for x in u)
@@ -160,7 +178,7 @@ def plan(
     if not seeds:
         raise ValueError("The grid has no seed; give --seeds a count >= 1 or a list.")
     jobs, expected = [], list(also_expected)
-    grids = {}
+    grids, datasets = {}, {}
     for variant, config in configs.items():
         rates = learning_rates[variant] if isinstance(learning_rates, Mapping) else learning_rates
         config = ml_collections.ConfigDict(config.to_dict())
@@ -168,8 +186,12 @@ def plan(
         config.sweep.learning_rates = tuple(rates)
         try:
             config_lib.validate(config)
+            _check_model(config, datasets)
         except ValueError as err:
-            raise ValueError(f"{variant}: {err}") from None
+            if not cli.user_error(err):
+                raise
+            message = str(err).split("\n-----")[0]  # (without JAX's note on its frames)
+            raise ValueError(f"{variant}: {message}") from None
         grids[variant] = config
     for variant, config in grids.items():
         runs = sweep.grid(config, os.path.join(workdir, directory_name(variant)))
@@ -181,6 +203,20 @@ def plan(
     os.makedirs(workdir, exist_ok=True)
     runlog.write_json(os.path.join(workdir, "grid.json"), {"runs": expected})
     return jobs
+
+
+def _check_model(config: ml_collections.ConfigDict, datasets: dict) -> None:
+    """ValueError (the model's or the task's) unless ``config``'s model can be built for its
+    data set: a width a variant cannot take (MUT1 needs as many inputs as units), say, is
+    found before any variant trains. Data sets are loaded once into ``datasets``."""
+    key = (config.data.name, config.data.data_dir, repr(sorted(config.data.options.items())))
+    if key not in datasets:
+        datasets[key] = data.load(config.data.name, config.data.data_dir, **config.data.options)
+    dataset = datasets[key]
+    config_lib.check_task(config, dataset)
+    model = steps.build_model(config, dataset)
+    example = dataset.splits["train"].take(np.arange(1))
+    jax.eval_shape(lambda: model.init(jax.random.key(0), example["x"], example["lengths"]))
 
 
 def run(
@@ -202,6 +238,12 @@ def run(
     each job's finished runs are recorded there as it ends."""
     if select_seeds < 0:
         raise ValueError(f"--select_seeds must be >= 0 (0: no selection), got {select_seeds}.")
+    if select_seeds > len(seeds):
+        raise ValueError(
+            f"--select_seeds={select_seeds} chooses learning rates with the first "
+            f"{select_seeds} seeds, but --seeds gives {len(seeds)} ({list(seeds)}): give fewer "
+            f"selection seeds, or more seeds."
+        )
     folder = os.path.join(workdir, "submitit")
     fixed = isinstance(learning_rates, Mapping) or len(learning_rates) == 1
     select = not fixed and 0 < select_seeds < len(seeds)
@@ -360,6 +402,17 @@ def report(workdir: str) -> dict[str, str]:
     learning rate); returns their paths."""
     runs = analysis.load_runs(workdir)
     table = analysis.summarize(runs, records.expected_runs(workdir))
+    try:
+        return _write_report(workdir, runs, table)
+    except OSError as err:  # a full disk, a read-only workdir
+        raise ValueError(
+            f"The report cannot be written in {workdir} ({err.strerror or err}"
+            f"{f': {err.filename}' if err.filename else ''}). Free some space or make it "
+            f"writable, then rebuild it with --report_only (the runs are kept)."
+        ) from None
+
+
+def _write_report(workdir: str, runs, table) -> dict[str, str]:
     paths = {
         "results.md": os.path.join(workdir, "results.md"),
         "results.csv": os.path.join(workdir, "results.csv"),

@@ -28,7 +28,10 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 TERMS = "xhdcb"
+_FLOAT32_TINY = float(np.finfo(np.float32).tiny)
 _TERM_NAMES = {
     "x": "input x_t",
     "h": "hidden h_{t-1} through U",
@@ -59,6 +62,12 @@ class GateSpec:
                 raise ValueError(
                     f"A constant gate must lie in (0, 1], got {self.value!r}: a gate scales a "
                     "state or candidate, and 0 would cut it off."
+                )
+            if self.value is not None and self.value < _FLOAT32_TINY:
+                raise ValueError(
+                    f"A constant gate must be at least {_FLOAT32_TINY:.3g} (float32's smallest "
+                    f"normal number), got {self.value!r}: the model computes in float32, where "
+                    "it is 0 (a gate cut off) or a denormal."
                 )
             return
         if not terms:
@@ -108,8 +117,8 @@ class GateSpec:
         return cls(**{t: t in spec for t in TERMS})
 
     def __str__(self) -> str:
-        if self.value is not None:
-            return f"{self.value:g}"
+        if self.value is not None:  # short, unless that would lose digits
+            return f"{self.value:g}" if float(f"{self.value:g}") == self.value else repr(self.value)
         if self.coupled is not None:
             return f"1-{self.coupled}"
         return "".join(t for t in TERMS if getattr(self, t))

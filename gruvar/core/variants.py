@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import warnings
 
 from gruvar.core.families import FAMILIES, Family
 from gruvar.core.fixed_families import FIXED_FAMILIES
@@ -72,6 +73,25 @@ class Variant:
             items.append(f"norm={''.join(self.norm)}")
         if self.bn:
             items.append("bn=on")
+        if self.floor is not None:
+            items.append(f"floor={self.floor!r}")
+        if self.decay_range != "unit":
+            items.append(f"range={self.decay_range}")
+        return f"{fam.name}:" + ",".join(items)
+
+    @property
+    def canonical(self) -> str:
+        """What the variant is, whatever it is registered as: its family, every part's spec and
+        every knob, as a string ``get`` accepts back. Two variants are the same model exactly
+        when their canonical forms are equal (a run's config.json keeps it)."""
+        fam = self.family
+        if fam.fixed_form:
+            return f"{fam.name}:"
+        items = [f"{g}={s}" for g, s in self.specs]
+        items += [f"{fam.candidate_key}={self.candidate}", f"act={self.act}", f"out={self.out}"]
+        if self.norm:
+            items.append(f"norm={''.join(self.norm)}")
+        items.append(f"bn={'on' if self.bn else 'off'}")
         if self.floor is not None:
             items.append(f"floor={self.floor!r}")
         if self.decay_range != "unit":
@@ -169,7 +189,8 @@ def variant(
     candidate = GateSpec.parse(parts.get(key, fam.default_candidate))
     if isinstance(norm, str):
         norm = tuple(norm)
-    v = Variant(fam, specs, candidate, act or fam.default_act, out, norm, bn, floor, decay_range)
+    act = fam.default_act if act is None else act
+    v = Variant(fam, specs, candidate, act, out, norm, bn, floor, decay_range)
     compile_plan(v)  # every check, now
     return v
 
@@ -234,6 +255,19 @@ def compile_plan(v: Variant) -> Plan:
                     f"norm: gate {g!r} is {specs[g]}; a normalised gate needs terms of its own, "
                     "computed before the cell state."
                 )
+        forget = fam.forget_gate or fam.decay_gate  # linrec's decay f is its forget gate
+        if forget not in pair:
+            has = f"its forget gate {forget!r}" if forget else "a forget gate"
+            raise ValueError(
+                f"norm={''.join(pair)!r}: norm makes a forget gate and the gate of the candidate "
+                f"sum to 1 (minLSTM's f' = f / (f + i), i' = i / (f + i)), so its pair includes "
+                f"{has}" + ("" if forget else f", and {fam.name!r} has none") + "."
+            )
+    if fam.name == "ligru" and specs["z"].value == 1:
+        raise ValueError(
+            "ligru:z=1 keeps the old state at every step (h_t = z h_{t-1} + (1 - z) h~_t): "
+            "the model's output and gradients are zero. Give z terms, or a constant below 1."
+        )
     _check_decay(v)
     gate = fam.candidate_gate
     if gate and gate not in fam.update_gates and not cand.reads_state:
@@ -322,7 +356,17 @@ def get(name_or_spec: str | Variant) -> Variant:
     if not isinstance(name_or_spec, str):
         raise TypeError(f"A variant is a name or a Variant, got {name_or_spec!r}.")
     if name_or_spec in VARIANTS:
-        return VARIANTS[name_or_spec]
+        found = VARIANTS[name_or_spec]
+        builtin = _BUILTIN.get(name_or_spec)
+        if builtin is not None and found != builtin and name_or_spec not in _WARNED:
+            _WARNED.add(name_or_spec)
+            warnings.warn(
+                f"VARIANTS[{name_or_spec!r}] is redefined as {found.canonical}, not gruvar's "
+                f"{builtin.canonical}: results under this name are not the built-in variant's. "
+                f"Register your variant under a name of its own.",
+                stacklevel=2,
+            )
+        return found
     if ":" in name_or_spec:
         return _parse(name_or_spec)
     raise ValueError(
@@ -358,6 +402,12 @@ def _parse(text: str) -> Variant:
             )
         given[key] = value.strip()
     knobs = {k: given.pop(k) for k in _KNOBS if k in given}
+    empty = [k for k, value in knobs.items() if not value]
+    if empty:
+        raise ValueError(
+            f"In variant {text!r}, {empty[0]}= has no value; give one, or leave {empty[0]} out "
+            f"for the family's own."
+        )
     if "range" in knobs:
         knobs["decay_range"] = knobs.pop("range")
     if "floor" in knobs:
@@ -462,6 +512,10 @@ VARIANTS: dict[str, Variant] = {
     # start b_f at 0, gruvar's LSTM family at the forget bias (1).
     "ran": variant("lstm", "xhb", o="1", c="x", act="identity"),
 }
+
+# The registry as gruvar defines it: ``get`` warns when one of these names is redefined.
+_BUILTIN: dict[str, Variant] = dict(VARIANTS)
+_WARNED: set[str] = set()
 
 # Each registered variant's paper, as a short citation for tables (README's "Cells as data").
 SOURCES: dict[str, str] = {

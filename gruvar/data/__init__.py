@@ -1,5 +1,6 @@
-"""Datasets as numpy arrays, and the batches the training loop consumes: mnist, imdb, music and
-synthetic tasks, TensorFlow Datasets as a source (tfds), and fetching what is missing (prepare).
+"""Datasets as numpy arrays, and the batches the training loop consumes: mnist, imdb, music,
+speech and synthetic tasks, TensorFlow Datasets as a source (tfds), WAV sources of the speech
+set (wav), and fetching what is missing (prepare).
 Imports nothing else of gruvar: the data knows no model and no training.
 
 A ``Dataset`` holds train / validation / test ``Split``s. Training batches follow a fixed
@@ -68,7 +69,8 @@ def time_bucket(length: int) -> int:
 @dataclasses.dataclass(frozen=True)
 class Dataset:
     """A task's data: ``kind`` "classify" (one label per sequence, ``num_outputs`` classes; 1 for
-    binary) or "frames" (predict frame t+1 from frames ≤ t, ``num_outputs`` Bernoulli units)."""
+    binary), "frames" (predict frame t+1 from frames ≤ t, ``num_outputs`` Bernoulli units) or
+    "density" (a density over the ``num_outputs`` real values of frame t+1: speech)."""
 
     name: str
     kind: str
@@ -130,7 +132,7 @@ def find_dir(data_dir: str | None, name: str, how_to_get: str) -> str:
 
 def load(name: str, data_dir: str | None = None, **options) -> Dataset:
     """The dataset called ``name``; ``options`` are its config fields (sizes, lengths, ...)."""
-    from gruvar.data import imdb, mnist, music, synthetic
+    from gruvar.data import imdb, mnist, music, speech, synthetic
 
     generated = {"parity": synthetic.parity, "shift": synthetic.shift}
     if name in generated:
@@ -141,5 +143,13 @@ def load(name: str, data_dir: str | None = None, **options) -> Dataset:
         return music.load(name, data_dir, **options)
     if name == "imdb":
         return imdb.load(data_dir, **options)
-    known = [*generated, *(f"mnist_{t}" for t in mnist.TASKS), *music.SETS, "imdb"]
+    if name in speech.SETTINGS:
+        return speech.load(name, data_dir, **options)
+    known = [
+        *generated,
+        *(f"mnist_{t}" for t in mnist.TASKS),
+        *music.SETS,
+        "imdb",
+        *speech.SETTINGS,
+    ]
     raise ValueError(f"Unknown dataset {name!r}; available: {known}.")

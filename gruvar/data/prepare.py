@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import urllib.request
 
-from gruvar.data import find_dir, imdb, mnist, music
+from gruvar.data import find_dir, imdb, mnist, music, speech
 from gruvar.data import tfds as tfds_source
 
 PICKLE_URL = "http://www-etud.iro.umontreal.ca/~boulanni/{}"
@@ -16,7 +16,7 @@ def report(data_dir: str | None, tfds_data_dir: str | None = None) -> list[tuple
 
     MNIST and the music sets are loaded and verified (checksums, sizes); a music set the data
     directory lacks is read from the package's copy. IMDB's source is located but not
-    tokenised.
+    tokenised. The prepared speech file is read and its samples' checksum verified.
     """
     rows = []
     for name, tfds_name, check in (
@@ -29,6 +29,7 @@ def report(data_dir: str | None, tfds_data_dir: str | None = None) -> list[tuple
             rows.append((name, _status(check)))
     for name in music.SETS:
         rows.append((name, _status(lambda name=name: _music(name, data_dir))))
+    rows.append(("speech", _status(lambda: describe_speech(data_dir))))
     return rows
 
 
@@ -59,6 +60,18 @@ def _music(name, data_dir):
     path = music.locate(name, data_dir)
     where = "packaged copy" if os.path.dirname(path) == music.ASSETS else path
     return f"{where}, {sizes} songs, standard splits verified"
+
+
+def describe_speech(data_dir: str | None) -> str:
+    """The prepared speech file: where, how much, from what (sha256), its scale σ."""
+    path = speech.locate(data_dir)
+    c = speech.read_prepared(path)
+    minutes = len(c["samples"]) / speech.SAMPLE_RATE / 60
+    return (
+        f"{path}, {len(c['names'])} utterances, {len(c['samples']):,} samples "
+        f"({minutes:.1f} min at 16 kHz), σ = {float(c['scale']):.1f}; source "
+        f"{c['source']} sha256 {c['source_sha256']}"
+    )
 
 
 def fetch(data_dir: str, tfds_data_dir: str | None = None) -> None:

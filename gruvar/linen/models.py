@@ -2,7 +2,8 @@
 
 ``RNN`` stacks layers of one variant, optionally bidirectional; the heads put a dense layer on
 top: ``SequenceClassifier`` reads the final state (MNIST, IMDB), ``FramePredictor`` every step
-(next-frame prediction on piano rolls).
+(next-frame prediction on piano rolls), ``MixturePredictor`` every step through a
+``MixtureDensityHead`` (a density over real-valued frames: raw audio).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 import flax.linen as nn
 import jax
 
-from gruvar.core import frontend, variants
+from gruvar.core import frontend, mixture, variants
 from gruvar.core.recurrence import resolve_mode
 from gruvar.core.variants import Variant
 from gruvar.linen.cells import Cell
@@ -99,3 +100,34 @@ class FramePredictor(nn.Module):
     def __call__(self, x: Array, lengths: Array | None = None) -> Array:
         outputs, _ = self.rnn(x, lengths)
         return nn.Dense(self.out_features, kernel_init=self.kernel_init, name="head")(outputs)
+
+
+class MixtureDensityHead(nn.Module):
+    """h [..., n] -> the raw parameters [..., K(1 + 2D)] of a mixture of ``components`` (K)
+    Gaussians with diagonal covariance over ``dims`` (D) values: one dense layer, read by
+    ``gruvar.core.mixture`` (``mixture.unpack`` for π, μ, σ; ``mixture.nll`` for the loss).
+    Chung et al. 2014's speech head: K = 20 over the D = 10 samples a step predicts."""
+
+    components: int = 20
+    dims: int = 10
+    kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
+
+    @nn.compact
+    def __call__(self, h: Array) -> Array:
+        width = mixture.num_params(self.components, self.dims)
+        return nn.Dense(width, kernel_init=self.kernel_init, name="dense")(h)
+
+
+class MixturePredictor(nn.Module):
+    """Per-step mixture parameters of frame t+1 (``MixtureDensityHead`` on every output)."""
+
+    rnn: RNN
+    dims: int
+    components: int = 20
+    kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
+
+    @nn.compact
+    def __call__(self, x: Array, lengths: Array | None = None) -> Array:
+        outputs, _ = self.rnn(x, lengths)
+        head = MixtureDensityHead(self.components, self.dims, self.kernel_init, name="head")
+        return head(outputs)

@@ -37,6 +37,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.model.init = "flax"  # or "keras", "uniform", "pylearn2": gruvar.training.options.INITIALIZERS
     c.model.gate = "sigmoid"  # or "hard_sigmoid" (Keras <= 2.2)
     c.model.forget_bias = 1.0  # an LSTM's b_f at initialisation
+    c.model.mixture_components = 20  # "density" tasks (speech): Gaussians in the output mixture
     # a variant linear in its state (mingru, minlstm): "auto" (parallel in time on GPU/TPU,
     # sequential on CPU), "sequential" or "parallel" (gruvar.core.recurrence.MODES)
     c.model.scan = "auto"
@@ -111,6 +112,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         "model.features",
         "model.num_layers",
         "model.unroll",
+        "model.mixture_components",
         "data.batch_size",
         "data.eval_batch_size",
         "train.num_epochs",

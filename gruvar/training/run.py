@@ -32,15 +32,20 @@ from typing import Any
 
 import ml_collections
 
+from gruvar.core import variants
 from gruvar.training import checkpoint, resume, runlog, steps
 from gruvar.training import config as config_lib
 
 # The validation metric that selects the best evaluation, and whether higher is better.
-SELECT = {"classify": ("accuracy", True), "frames": ("nll", False)}
+SELECT = {"classify": ("accuracy", True), "frames": ("nll", False), "density": ("nll", False)}
 
 # Config fields that do not change what a run computes: where its data is read from (the
 # loaders check its checksums) and how often it prints progress.
 NOT_COMPUTED = ("data.data_dir", "train.progress_every_seconds")
+
+# The field of config.json that keeps what ``model.variant`` named when the run trained (its
+# canonical form: ``Variant.canonical``), so a name redefined since is not taken for the model.
+VARIANT_FORM = "model.variant_form"
 
 
 def finished_summary(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any] | None:
@@ -73,6 +78,12 @@ def check_config(config: ml_collections.ConfigDict, workdir: str, finished: bool
     changed = config_changes(saved, config)
     if not changed:
         return
+    redefined = (
+        f" The variant {config.model.variant!r} was {_lookup(saved, VARIANT_FORM)} when the run "
+        f"trained, and is {variant_form(config.model.variant)} now."
+        if VARIANT_FORM in changed
+        else ""
+    )
     advice = (
         "Its results are not this config's: train this config in a new --workdir, or move "
         "this run directory away to retrain it here."
@@ -80,17 +91,25 @@ def check_config(config: ml_collections.ConfigDict, workdir: str, finished: bool
         else "Resume it with its own config, or choose a new --workdir."
     )
     raise ValueError(
-        f"{workdir} holds {what} with a different config (changed: {changed}). {advice}"
+        f"{workdir} holds {what} with a different config (changed: {changed}).{redefined} {advice}"
     )
 
 
 def config_changes(saved: dict[str, Any], config: ml_collections.ConfigDict) -> list[str]:
-    """The dotted fields in which ``config`` differs from a run's saved config.json."""
+    """The dotted fields in which ``config`` differs from a run's saved config.json.
+
+    The variant is compared by what it is (``VARIANT_FORM``, the canonical form config.json
+    keeps), so a name registered anew for another model is a change. A config.json written
+    before gruvar kept that form (committed records, say) is compared by the name alone."""
     requested = json.loads(json.dumps(config.to_dict()))
     defaults = json.loads(json.dumps(config_lib.default_config().to_dict()))
     changed = []
+    form = _lookup(saved, VARIANT_FORM)
+    same_name = _lookup(saved, "model.variant") == config.model.variant
+    if same_name and form is not _ABSENT and form != variant_form(config.model.variant):
+        changed.append(VARIANT_FORM)  # (another name is a change of model.variant already)
     for field in runlog.diff(saved, requested):
-        if field in NOT_COMPUTED:
+        if field in NOT_COMPUTED or field == VARIANT_FORM:
             continue
         if _lookup(saved, field) is _ABSENT and _lookup(requested, field) == _lookup(
             defaults, field
@@ -109,6 +128,21 @@ def _lookup(tree: dict[str, Any], field: str) -> Any:
             return _ABSENT
         tree = tree[part]
     return tree
+
+
+def variant_form(name: str) -> str | None:
+    """The canonical form of the variant ``name`` names now (None if it names none)."""
+    try:
+        return variants.get(name).canonical
+    except (ValueError, TypeError):
+        return None
+
+
+def saved_config(config: ml_collections.ConfigDict) -> dict[str, Any]:
+    """``config`` as its run's config.json keeps it: with the variant's canonical form."""
+    saved = json.loads(json.dumps(config.to_dict()))
+    saved["model"]["variant_form"] = variant_form(config.model.variant)
+    return saved
 
 
 def checkpointed(state) -> dict[str, Any]:
@@ -152,7 +186,9 @@ class Run:
             if self.summary is None and not kept and not os.path.isdir(ckpt_dir):
                 _check_not_deleted(workdir)  # (the managers create checkpoints/ from the start)
             self.ckpts = checkpoint.Checkpoints(ckpt_dir, config.train.keep_checkpoints)
-            self.best_ckpt = checkpoint.Checkpoints(os.path.join(workdir, "best"), 1)
+            # Two: a new best is saved before the checkpoint whose record names it, so a kill
+            # between the two resumes from a record naming the best before, still kept.
+            self.best_ckpt = checkpoint.Checkpoints(os.path.join(workdir, "best"), 2)
             if self.summary is None and self.ckpts.all_steps():
                 check_config(config, workdir, finished=False)
         except BaseException:
@@ -192,7 +228,46 @@ class Run:
             _warn(f"{self.keep}: no resume state reads back; the run starts again from step 0.")
         self.best_ckpt.discard_after(step)
         self.ckpts.discard_after(step)
+        self._check_best(like)
         return step
+
+    def _check_best(self, like: dict[str, Any]) -> None:
+        """Checks that the best model the restored record names reads back from best/; if not,
+        rebuilds it from the checkpoint of its step where one is kept, else warns that it is
+        lost (and removes what is left of it)."""
+        at = self.record["best"] and self.record["best"]["step"]
+        if not at or self.best_params is not None:  # none yet, or just put back from a record
+            return
+        where = os.path.join(self.workdir, "best", str(at))
+        if at in self.best_ckpt.all_steps():
+            try:
+                self.best_ckpt.restore(at, {"params": like["params"]})
+                return
+            except Exception as err:  # orbax and tensorstore raise many types for bad files
+                why = checkpoint.first_line(err)
+                problem = f"The best model {where} does not read back ({why})"
+        else:
+            problem = f"The best model of step {at} is missing from {os.path.dirname(where)}"
+        if at in self.ckpts.all_steps():
+            try:
+                params = self.ckpts.restore(at, like)[0]["params"]
+            except Exception:  # that checkpoint is damaged too: the model is lost
+                pass
+            else:
+                if self.main:
+                    self.best_ckpt.discard_after(0)
+                    self.best_ckpt.save(at, {"params": params}, self.record)
+                    self.best_ckpt.wait()
+                _warn(f"{problem}; rebuilt it from checkpoints/{at}, which holds the same model.")
+                return
+        if self.main:
+            self.best_ckpt.discard_after(0)
+        _warn(
+            f"{problem}, and no checkpoint holds step {at}'s model: the run's best model is "
+            f"lost. Training goes on, and its summary keeps that evaluation's metrics, but "
+            f"experiments/evaluate_best.py cannot evaluate this run unless a later evaluation "
+            f"improves on it (the new best is saved). Retrain the run to get it back."
+        )
 
     def restore(self, step: int, like: dict[str, Any]) -> dict[str, Any]:
         """The saved part of the state at checkpoint ``step`` (0: ``like`` itself, a fresh run);
@@ -246,7 +321,7 @@ class Run:
     def open_log(self, start: int) -> None:
         """Opens metrics.jsonl, cut back to ``start``; the newest metrics come back from it."""
         self.log = runlog.RunLog(
-            self.workdir, self.config.to_dict(), resume_step=start or None, write=self.main
+            self.workdir, saved_config(self.config), resume_step=start or None, write=self.main
         )
         for line in self.log.lines():
             prefix = {"train": "train_", "validation": "val_"}.get(line["split"])

@@ -6,8 +6,14 @@ several steps average exactly:
     classify:  loss = Σ_i w_i CE(logits_i, y_i) / Σ_i w_i,  accuracy = Σ_i w_i [ŷ_i = y_i] / Σ_i w_i
     frames:    nll  = Σ_{i,t<len_i} w_i Σ_d BCE(logit_itd, y_itd) / Σ_{i,t<len_i} w_i
 
+    density:   nll  = Σ_{i,t<len_i} w_i (-log p(y_it)) / (D Σ_{i,t<len_i} w_i)   (per value)
+               nll_step = D · nll                                             (per step)
+
 (frames: the negative log-likelihood per time step of Chung et al. 2014, summed over the
-d Bernoulli units of a frame, averaged over every predicted frame; padding never counts).
+d Bernoulli units of a frame, averaged over every predicted frame; padding never counts.
+density: p is the mixture of Gaussians over the D values of frame t+1 (``gruvar.core.mixture``),
+in nats of the values as the dataset scales them (speech: samples over σ, gruvar.data.speech);
+an update's loss is its batch's NLL per value.)
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import numpy as np
 import optax
 from flax.training import train_state
 
+from gruvar.core import mixture
 from gruvar.linen import models
 from gruvar.training import options
 
@@ -51,6 +58,10 @@ def build_model(config: ml_collections.ConfigDict, dataset) -> nn.Module:
             vocab_size=dataset.vocab_size,
             embed_dim=m.embed_dim,
             kernel_init=head_init,
+        )
+    if dataset.kind == "density":
+        return models.MixturePredictor(
+            rnn, dataset.num_outputs, m.mixture_components, kernel_init=head_init
         )
     return models.FramePredictor(rnn, dataset.num_outputs, kernel_init=head_init)
 
@@ -106,12 +117,22 @@ def with_learning_rate(state: train_state.TrainState, learning_rate: float):
 def loss_and_sums(kind: str, logits: Array, batch: dict[str, Array]) -> tuple[Array, Sums]:
     """The mean loss of a batch and its metric sums (see the module docstring)."""
     w = batch["weights"]
-    if kind == "frames":
+    if kind in ("frames", "density"):
         valid = jnp.arange(logits.shape[1])[None, :] < batch["lengths"][:, None]
         mask = valid * w[:, None]
-        nll = optax.sigmoid_binary_cross_entropy(logits, batch["y"]).sum(-1)
-        sums = {"nll": jnp.sum(mask * nll), "frames": jnp.sum(mask)}
-        return sums["nll"] / jnp.maximum(sums["frames"], 1), sums
+        if kind == "frames":
+            nll = optax.sigmoid_binary_cross_entropy(logits, batch["y"]).sum(-1)
+            sums = {"nll": jnp.sum(mask * nll), "frames": jnp.sum(mask)}
+            return sums["nll"] / jnp.maximum(sums["frames"], 1), sums
+        # Padded steps hold y = 0 and a finite NLL (bounded scales): the mask removes them.
+        nll = mixture.nll(logits, batch["y"])
+        frames = jnp.sum(mask)
+        sums = {
+            "nll": jnp.sum(mask * nll),
+            "frames": frames,
+            "values": frames * batch["y"].shape[-1],
+        }
+        return sums["nll"] / jnp.maximum(sums["values"], 1), sums
     y = batch["y"]
     if logits.shape[-1] == 1:  # binary: one logit
         losses = optax.sigmoid_binary_cross_entropy(logits[:, 0], y.astype(logits.dtype))
@@ -126,6 +147,11 @@ def loss_and_sums(kind: str, logits: Array, batch: dict[str, Array]) -> tuple[Ar
 def metrics_from_sums(kind: str, sums: dict[str, float]) -> dict[str, float]:
     if kind == "frames":
         return {"nll": sums["nll"] / max(sums["frames"], 1)}
+    if kind == "density":
+        return {
+            "nll": sums["nll"] / max(sums["values"], 1),
+            "nll_step": sums["nll"] / max(sums["frames"], 1),
+        }
     count = max(sums["count"], 1)
     return {"loss": sums["loss"] / count, "accuracy": sums["correct"] / count}
 
@@ -135,7 +161,9 @@ def zero_window(kind: str, runs: int | None = None) -> Sums:
     whose loss, or whose updated parameters or optimizer state, were not finite;
     with a leading axis of ``runs`` when given (for ``train_steps``)."""
     shape = () if runs is None else (runs,)
-    keys = ("nll", "frames") if kind == "frames" else ("loss", "correct", "count")
+    keys = {"frames": ("nll", "frames"), "density": ("nll", "frames", "values")}.get(
+        kind, ("loss", "correct", "count")
+    )
     window = {k: np.zeros(shape, np.float32) for k in (*keys, "steps", "grad_norm")}
     return window | {"nonfinite_step": np.full(shape, np.iinfo(np.int32).max, np.int32)}
 
