@@ -55,7 +55,10 @@ def test_ligru_batch_norm_adds_a_scale_per_projection():
         ("lstm:c=xhcb", "candidate 'c' of 'lstm' has spec 'xhcb'"),
         ("lstm:c=1", "candidate 'c' of 'lstm' has spec '1'"),
         ("gru_reset_after:h=xdb", "its candidate needs 'h'"),
-        ("gru:act=sigmoid", r"act='sigmoid'; choose from \['tanh', 'identity', 'relu'\]"),
+        (
+            "gru:act=sigmoid",
+            r"act='sigmoid'; choose from \['tanh', 'identity', 'relu', 'silu', 'g'\]",
+        ),
         ("gru:out=identity", "only a family with a cell state has one"),
         ("lstm:out=relu", r"one of \['tanh', 'identity'\]"),
         ("lstm:norm=ii", "must name two different gates"),
@@ -96,7 +99,8 @@ LINEAR = [
 
 def test_linearity_is_read_from_the_plan():
     linear = {n for n, v in gruvar.VARIANTS.items() if v.plan.linear}
-    assert linear == {"mingru", "minlstm"}
+    modern = {"mingru_g", "minlstm_g", "trnn", "qrnn", "qrnn_fo", "qrnn_ifo", "hgrn"}
+    assert linear == {"mingru", "minlstm"} | modern
     assert all(variants.get(spec).plan.linear for spec in LINEAR)
     assert recurrence.resolve_mode(variants.get("mingru").plan, "auto") == (
         "sequential" if jax.default_backend() == "cpu" else "parallel"

@@ -6,14 +6,15 @@ A *family* fixes a cell's gates, its candidate and how the state is updated; its
     a_g = [W_g x_t] + [U_g h_{t-1}] + [u_g ⊙ h_{t-1}] + [V_g ⊙ c] + [b_g],    g_t = σ(a_g)
 
 (or a constant, or 1 - another gate), and the candidate, with its own spec and activation φ
-(tanh, identity or relu), reads x_t, h_{t-1} (possibly through a gate) and a bias. Below, h~_t
-is the *activated* candidate φ(a_h). Families whose form no spec can say (MUT1-3, FGR) live in
-``gruvar.core.fixed_families``.
+(tanh, identity, relu, silu or Feng's g), reads x_t, h_{t-1} (possibly through a gate) and a
+bias. Below, h~_t is the *activated* candidate φ(a_h). Families whose form no spec can say
+(MUT1-3, FGR) live in ``gruvar.core.fixed_families``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import jax
@@ -32,7 +33,10 @@ class Family:
     g ⊙ (U h_{t-1} + b_U). A family with a cell state (``has_cell``) lets gates peek at it
     (spec letter ``c``): the gates in ``peeks_new_cell`` read c_t, the others c_{t-1}.
     ``default_spec`` / ``default_candidate`` / ``default_act`` are the family's own form;
-    ``update_gates`` the gates the state update reads (a GRU's r only gates the candidate).
+    ``update_gates`` the gates the state update reads (a GRU's r only gates the candidate);
+    ``gate_defaults`` a gate's own default spec where it differs from ``default_spec``.
+    ``decay_gate``: the gate that is the decay a_t of a family linear by construction (``linrec``),
+    the one the ``floor`` and ``range`` knobs act on.
     """
 
     name: str
@@ -49,6 +53,8 @@ class Family:
     default_act: str = "tanh"
     update_gates: tuple[str, ...] = ()
     fixed_form: bool = False
+    gate_defaults: Mapping[str, str] = MappingProxyType({})
+    decay_gate: str | None = None
     paper: str = ""
 
     def update(self, gates: Mapping[str, Any], cand: Array, carry: Any, out: Callable) -> Any:
@@ -262,6 +268,49 @@ class TanhRNN(Family):
         return 0.0, cand
 
 
+class LinRec(Family):
+    """A diagonal linear recurrence with a pluggable decay and input scale (issue 28; the
+    ``linrec`` family of ../shared/MODERN_VARIANTS.md §5, E2):
+
+        f_t = σ(a_f)                          the decay a_t; ``floor=γ``: γ + (1 − γ) σ(a_f)
+        i_t = σ(a_i),  or 1 − f_t,  or 1      the input scale b_t
+        v_t = φ(W_v x_t + b_v)                the candidate; φ identity, tanh, silu, g, relu
+        h_t = f_t ⊙ h_{t−1} + i_t ⊙ v_t
+
+    ``range=signed`` puts the decay in (−1, 1): f_t ↦ 2 f_t − 1 in the transition only, after a
+    coupled i = 1 − f, or ``norm``, has read f in (0, 1) (Grazzi et al., ICLR 2025, "Unlocking
+    state-tracking in linear RNNs through negative eigenvalues"; the reading of
+    tests/reference_modern.py). No part may read h_{t−1}: the family is linear by construction
+    and runs on ``gruvar.core.linear`` (sequential or ``jax.lax.associative_scan``).
+
+    One family, many papers, told apart by the specs (the registry):
+    minGRU (Feng et al. 2024)  i = σ(W x + b), f = 1 − i, φ = g (their code) or identity (§3);
+    minLSTM                    f, i = σ(W x + b), ``norm=fi``; T-RNN (Balduzzi & Ghifary 2016)
+    f = σ(V x + b), i = 1 − f, v = W x; QRNN f-pooling window 1 (Bradbury et al. 2017) i = F,
+    f = 1 − F, φ = tanh; HGRN real (Qin et al. 2023) f = λ, i = 1 − λ, φ = silu, ``floor=γ``.
+    The sign of a gate's pre-activation is a reparametrisation (σ(−a) = 1 − σ(a)), so
+    minGRU-identity and T-RNN are one function class (MODERN_VARIANTS.md §0).
+    """
+
+    name = "linrec"
+    gates = ("f", "i")
+    update_gates = ("f", "i")
+    candidate = "v"
+    candidate_key = "v"
+    default_spec = "xb"
+    default_candidate = "xb"
+    default_act = "identity"
+    gate_defaults = MappingProxyType({"i": "1-f"})
+    decay_gate = "f"
+    paper = "Feng et al. 2024; Qin et al. 2023; Grazzi et al. 2025"
+
+    def update(self, gates, cand, carry, out):
+        return gates["f"] * carry + gates["i"] * cand
+
+    def affine(self, gates, cand):
+        return gates["f"], gates["i"] * cand
+
+
 FAMILIES: dict[str, Family] = {
-    f.name: f for f in (GRU(), GRUResetAfter(), MGU(), LiGRU(), LSTM(), TanhRNN())
+    f.name: f for f in (GRU(), GRUResetAfter(), MGU(), LiGRU(), LSTM(), TanhRNN(), LinRec())
 }

@@ -12,7 +12,20 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-ACTIVATIONS = {"tanh": jnp.tanh, "identity": lambda a: a, "relu": jax.nn.relu}
+
+def positive_g(a: jax.Array) -> jax.Array:
+    """Feng et al.'s positive candidate g(x) = x + ½ (x ≥ 0), σ(x) (x < 0): continuous at 0,
+    always > 0, so their log-space scan can take its log (minRNNs ``models/minRNNs.py``)."""
+    return jnp.where(a >= 0, a + 0.5, jax.nn.sigmoid(a))
+
+
+ACTIVATIONS = {
+    "tanh": jnp.tanh,
+    "identity": lambda a: a,
+    "relu": jax.nn.relu,
+    "silu": jax.nn.silu,  # x σ(x): HGRN's candidate
+    "g": positive_g,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +48,9 @@ class Plan:
     ``act`` / ``out``: the candidate's and (LSTM) the output's activation;
     ``batch_norm``: x projections normalised over the batch and valid steps (scale ``gamma_p``);
     ``linear``: no part reads the previous state, so the state follows s_t = a_t s_{t-1} + b_t;
+    ``floor``: (gate, γ), that gate lower-bounded to γ + (1 - γ) σ(a) before any coupling reads it
+    (HGRN); ``signed``: the decay gate mapped to 2 a - 1 after couplings and ``norm`` have read it,
+    so its range is (-1, 1) and every input scale keeps its (0, 1) value (Grazzi et al. 2025);
     ``own_step``: a fixed-form family that computes its step itself.
     """
 
@@ -57,3 +73,5 @@ class Plan:
     batch_norm: bool = False
     linear: bool = False
     own_step: bool = False
+    floor: tuple[str, float] | None = None
+    signed: str | None = None

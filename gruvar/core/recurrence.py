@@ -117,7 +117,6 @@ def _gates(plan, gate_fn, small, carry, xp_t, p1):
             gates[g] = fixed[g]
             continue
         if g in coupled:
-            gates[g] = 1 - gates[coupled[g]]
             continue
         if g in plan.learned_constant:
             gates[g] = small[f"g_{g}"]
@@ -132,10 +131,17 @@ def _gates(plan, gate_fn, small, carry, xp_t, p1):
             gates[g] = functools.partial(_peek, gate_fn, a, small[f"V_{g}"])
         else:
             gates[g] = gate_fn(a)
+    if plan.floor is not None:  # HGRN's lower bound, seen by a gate coupled to this one
+        g, gamma = plan.floor
+        gates[g] = gamma + (1 - gamma) * gates[g]
+    for g, source in plan.coupled:  # plan.gates puts coupled gates last: sources are done
+        gates[g] = 1 - gates[source]
     if plan.norm:
         g1, g2 = plan.norm
         total = gates[g1] + gates[g2]
         gates[g1], gates[g2] = gates[g1] / total, gates[g2] / total
+    if plan.signed is not None:  # decay in (-1, 1); the input scales above read it in (0, 1)
+        gates[plan.signed] = 2 * gates[plan.signed] - 1
     return xs, hs, gates
 
 

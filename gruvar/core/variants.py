@@ -13,6 +13,14 @@ minLSTM's f' = f / (f + i), i' = i / (f + i)) and batch norm on the input projec
 
 In a string, a first item without ``=`` is the spec of every gate; the candidate is named by
 its key (``h``; ``c`` for an LSTM). Every check runs here, before anything is built.
+
+Issue 28 adds the activations ``silu`` and ``g`` (Feng et al.'s positive candidate) and, for the
+linear-recurrence family ``linrec``, two knobs on its decay gate: ``floor=γ`` (HGRN's lower
+bound) and ``range=signed`` (the decay in (-1, 1))::
+
+    variant("linrec", i="xb", f="1-i", act="g")          # "linrec:i=xb,f=1-i,act=g": mingru_g
+    variant("linrec", act="silu", floor=0.5)             # HGRN with a fixed lower bound 0.5
+    variant("linrec", i="xb", f="1-i", decay_range="signed")   # "...,range=signed"
 """
 
 from __future__ import annotations
@@ -28,7 +36,8 @@ from gruvar.core.gates import GateSpec, param_name
 from gruvar.core.plan import ACTIVATIONS, Plan
 
 OUTPUTS = ("tanh", "identity")
-_KNOBS = ("act", "out", "norm", "bn")
+RANGES = ("unit", "signed")  # the decay in (0, 1), or mapped to (-1, 1) by a -> 2a - 1
+_KNOBS = ("act", "out", "norm", "bn", "floor", "range")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +51,8 @@ class Variant:
     out: str = "tanh"
     norm: tuple[str, str] | None = None
     bn: bool = False
+    floor: float | None = None
+    decay_range: str = "unit"
 
     @property
     def name(self) -> str:
@@ -62,6 +73,10 @@ class Variant:
             items.append(f"norm={''.join(self.norm)}")
         if self.bn:
             items.append("bn=on")
+        if self.floor is not None:
+            items.append(f"floor={self.floor!r}")
+        if self.decay_range != "unit":
+            items.append(f"range={self.decay_range}")
         return f"{fam.name}:" + ",".join(items)
 
     @property
@@ -77,6 +92,10 @@ class Variant:
         if self.norm:
             items.append(f"norm={''.join(self.norm)}")
         items.append(f"bn={'on' if self.bn else 'off'}")
+        if self.floor is not None:
+            items.append(f"floor={self.floor!r}")
+        if self.decay_range != "unit":
+            items.append(f"range={self.decay_range}")
         return f"{fam.name}:" + ",".join(items)
 
     def spec(self, gate: str) -> GateSpec:
@@ -122,6 +141,8 @@ def variant(
     out: str = "tanh",
     norm: str | tuple[str, str] | None = None,
     bn: bool = False,
+    floor: float | None = None,
+    decay_range: str = "unit",
     **parts: str | GateSpec,
 ) -> Variant:
     """A variant of ``family`` whose gates all use ``spec`` (else the family's own), except
@@ -129,9 +150,14 @@ def variant(
 
     >>> variant("gru", "hb")               # Dey & Salem's GRU1
     >>> variant("lstm", f="xhb", i="b")    # only the input gate reduced to a bias
+
+    ``floor`` (γ in [0, 1)) and ``decay_range`` ("unit", or "signed" for (-1, 1)) act on the
+    decay gate of a family linear by construction (``linrec``); strings spell them
+    ``floor=0.5`` and ``range=signed``.
     """
     if family in FIXED_FAMILIES:
-        if spec is not None or parts or act or out != "tanh" or norm or bn:
+        knobs = act or out != "tanh" or norm or bn or floor is not None or decay_range != "unit"
+        if spec is not None or parts or knobs:
             raise ValueError(
                 f"Family {family!r} has one fixed form ({FIXED_FAMILIES[family].paper}); it takes "
                 "no part specs or knobs. Use its registered name."
@@ -155,12 +181,16 @@ def variant(
             f"Family {family!r} has no gates, so gate spec {str(spec)!r} has nothing to apply "
             f"to; set its candidate instead, e.g. '{family}:{key}=xhb'."
         )
-    default = GateSpec.parse(spec if spec is not None else fam.default_spec)
-    specs = tuple((g, GateSpec.parse(parts.get(g, default))) for g in fam.gates)
+
+    def default(g):
+        return spec if spec is not None else fam.gate_defaults.get(g, fam.default_spec)
+
+    specs = tuple((g, GateSpec.parse(parts.get(g, default(g)))) for g in fam.gates)
     candidate = GateSpec.parse(parts.get(key, fam.default_candidate))
     if isinstance(norm, str):
         norm = tuple(norm)
-    v = Variant(fam, specs, candidate, fam.default_act if act is None else act, out, norm, bn)
+    act = fam.default_act if act is None else act
+    v = Variant(fam, specs, candidate, act, out, norm, bn, floor, decay_range)
     compile_plan(v)  # every check, now
     return v
 
@@ -225,18 +255,20 @@ def compile_plan(v: Variant) -> Plan:
                     f"norm: gate {g!r} is {specs[g]}; a normalised gate needs terms of its own, "
                     "computed before the cell state."
                 )
-        if fam.forget_gate not in pair:
-            has = f"its forget gate {fam.forget_gate!r}" if fam.forget_gate else "a forget gate"
+        forget = fam.forget_gate or fam.decay_gate  # linrec's decay f is its forget gate
+        if forget not in pair:
+            has = f"its forget gate {forget!r}" if forget else "a forget gate"
             raise ValueError(
                 f"norm={''.join(pair)!r}: norm makes a forget gate and the gate of the candidate "
                 f"sum to 1 (minLSTM's f' = f / (f + i), i' = i / (f + i)), so its pair includes "
-                f"{has}" + ("" if fam.forget_gate else f", and {fam.name!r} has none") + "."
+                f"{has}" + ("" if forget else f", and {fam.name!r} has none") + "."
             )
     if fam.name == "ligru" and specs["z"].value == 1:
         raise ValueError(
             "ligru:z=1 keeps the old state at every step (h_t = z h_{t-1} + (1 - z) h~_t): "
             "the model's output and gradients are zero. Give z terms, or a constant below 1."
         )
+    _check_decay(v)
     gate = fam.candidate_gate
     if gate and gate not in fam.update_gates and not cand.reads_state:
         if not specs[gate].fixed:
@@ -270,7 +302,48 @@ def compile_plan(v: Variant) -> Plan:
         out=v.out,
         batch_norm=v.bn,
         linear=not cand.reads_state and not any(s.reads_state for s in specs.values()),
+        floor=None if not v.floor else (fam.decay_gate, v.floor),
+        signed=fam.decay_gate if v.decay_range == "signed" else None,
     )
+
+
+def _check_decay(v: Variant) -> None:
+    """A family linear by construction (``decay_gate`` set) reads no state; ``floor`` and
+    ``range`` need one, and a decay gate of its own for the floor."""
+    fam, specs = v.family, dict(v.specs)
+    if fam.decay_gate is not None:
+        for p, s in (*specs.items(), (fam.candidate_key, v.candidate)):
+            if s.reads_state:
+                raise ValueError(
+                    f"Part {p!r} of {fam.name!r} has spec {str(s)!r}, which reads the state "
+                    f"('h', 'd' or 'c'); {fam.name!r} is linear in h_{{t-1}} by construction, so "
+                    "its parts read only 'x' and 'b'. Use 'gru' or 'lstm' for gates that read h."
+                )
+    set_knobs = {"floor": v.floor is not None, "range": v.decay_range != "unit"}
+    knobs = [k for k, on in set_knobs.items() if on]
+    if knobs and fam.decay_gate is None:
+        linear_families = [f for f, x in FAMILIES.items() if x.decay_gate]
+        raise ValueError(
+            f"{' and '.join(knobs)} {'act' if len(knobs) > 1 else 'acts'} on the decay gate of "
+            f"a linear-recurrence family ({linear_families}); {fam.name!r} has none."
+        )
+    if v.decay_range not in RANGES:
+        raise ValueError(
+            f"range={v.decay_range!r}: the decay's range is one of {list(RANGES)} "
+            "(unit: (0, 1); signed: (-1, 1), a -> 2a - 1)."
+        )
+    if v.floor is not None:
+        if not isinstance(v.floor, (int, float)) or not 0 <= v.floor < 1:
+            raise ValueError(
+                f"floor={v.floor!r}: the decay's lower bound γ must lie in [0, 1) "
+                "(HGRN: a = γ + (1 - γ) σ(·))."
+            )
+        g = fam.decay_gate
+        if specs[g].fixed:
+            raise ValueError(
+                f"floor: the decay gate {g!r} is {specs[g]}; a floor lower-bounds a gate with "
+                f"terms of its own, e.g. {g}=xb."
+            )
 
 
 def get(name_or_spec: str | Variant) -> Variant:
@@ -335,6 +408,15 @@ def _parse(text: str) -> Variant:
             f"In variant {text!r}, {empty[0]}= has no value; give one, or leave {empty[0]} out "
             f"for the family's own."
         )
+    if "range" in knobs:
+        knobs["decay_range"] = knobs.pop("range")
+    if "floor" in knobs:
+        try:
+            knobs["floor"] = float(knobs["floor"])
+        except ValueError:
+            raise ValueError(
+                f"In variant {text!r}, floor={knobs['floor']!r} is not a number in [0, 1)."
+            ) from None
     if "bn" in knobs:
         if knobs["bn"] not in ("on", "off"):
             raise ValueError(f"In variant {text!r}, bn={knobs['bn']!r}; use bn=on or bn=off.")
@@ -390,11 +472,45 @@ VARIANTS: dict[str, Variant] = {
     "indrnn": variant("tanh", h="xdb", act="relu"),
     # Ravanelli et al. 2018, Li-GRU [P: authors' pytorch-kaldi]; 'ligru:bn=on' for batch norm.
     "ligru": variant("ligru"),
-    # Feng et al. 2024, minGRU and minLSTM [P: official code]; linear in h (parallel in time).
+    # Feng et al. 2024, minGRU and minLSTM as the paper's §3 equations, identity candidate [P:
+    # paper]; linear in h (parallel in time). Their released code runs mingru_g / minlstm_g.
     "mingru": variant("gru", z="xb", r="1", h="xb", act="identity"),
     "minlstm": variant(
         "lstm", i="xb", f="xb", o="1", c="xb", act="identity", out="identity", norm="if"
     ),
+    # Issue 28's linear cells, one family (linrec: h = f ⊙ h + i ⊙ φ(W_v x + b_v)); the status
+    # tags are ../shared/MODERN_VARIANTS.md's. mingru / minlstm above stay the identity form of
+    # Feng et al.'s §3 equations (the zoo's recorded runs used it); the _g names are what their
+    # released code runs, the positive candidate g (MV §2.5, §0), without its optional
+    # learnable h0 or log-space scan (the same function, other numerics).
+    "mingru_g": variant("linrec", i="xb", f="1-i", v="xb", act="g"),
+    "minlstm_g": variant("linrec", f="xb", i="xb", v="xb", act="g", norm="fi"),
+    # Balduzzi & Ghifary 2016, T-RNN [S: TF re-implementation, torchrecurrent]: f = σ(V x + b)
+    # keeps the old state, v = W x with no bias. minGRU-identity with the gate's sign flipped
+    # (σ(-a) = 1 - σ(a)) and no candidate bias: one function class (MV §0).
+    "trnn": variant("linrec", f="xb", i="1-f", v="x"),
+    # Bradbury et al. 2017, QRNN f-pooling, window 1 [P: salesforce/pytorch-qrnn]: F weights the
+    # new value, c = F ⊙ tanh(W_z x + b_z) + (1 - F) ⊙ c, h = c. fo / ifo pooling and window 2
+    # (letter p) are not here yet.
+    "qrnn": variant("linrec", i="xb", f="1-i", v="xb", act="tanh"),
+    # fo- and ifo-pooling (window 1) need an output gate: LSTMs with h = o ⊙ c (out identity),
+    # fo with F as i and f = 1 - F [P: pytorch-qrnn], ifo with its own f [P: the paper's
+    # equations; pytorch-qrnn has no ifo]. MV §0. b_f starts at the LSTM's forget bias.
+    "qrnn_fo": variant("lstm", i="xb", f="1-i", o="xb", c="xb", out="identity"),
+    "qrnn_ifo": variant("lstm", i="xb", f="xb", o="xb", c="xb", out="identity"),
+    # Qin et al. 2023, HGRN, real form (HgruRealV6) [P: hgru-pytorch]: λ = σ(W_λ x + b_λ) keeps
+    # the old state, candidate SiLU(W_c x + b_c), input scale 1 - λ. The lower bound γ is 0, as
+    # in a stack's first layer; 'linrec:f=xb,i=1-f,act=silu,floor=0.5' is a deeper layer's
+    # fixed bound (the learnable stack-level softmax-cumsum Γ is not here). The output gate and
+    # norm belong to HGRN's block, not the cell.
+    "hgrn": variant("linrec", f="xb", i="1-f", v="xb", act="silu"),
+    # Cells of issue 28 that read h and that the families already say (MV §0). Collins et al.
+    # 2017, UGRNN [S: TF contrib UGRNNCell]: Li-GRU's update with a tanh candidate; TF's
+    # forget_bias = 1 is b_z = 1 at initialisation, which gruvar's init does not do yet (b_z = 0).
+    "ugrnn": variant("ligru", act="tanh"),
+    # Lee et al. 2017, RAN [P: kentonl/ran]: c = i ⊙ W_c x + f ⊙ c, h = tanh(c); its authors
+    # start b_f at 0, gruvar's LSTM family at the forget bias (1).
+    "ran": variant("lstm", "xhb", o="1", c="x", act="identity"),
 }
 
 # The registry as gruvar defines it: ``get`` warns when one of these names is redefined.
@@ -440,4 +556,13 @@ SOURCES: dict[str, str] = {
     "ligru": "Ravanelli et al. 2018",
     "mingru": "Feng et al. 2024",
     "minlstm": "Feng et al. 2024",
+    "mingru_g": "Feng et al. 2024",
+    "minlstm_g": "Feng et al. 2024",
+    "trnn": "Balduzzi & Ghifary 2016",
+    "qrnn": "Bradbury et al. 2017",
+    "qrnn_fo": "Bradbury et al. 2017",
+    "qrnn_ifo": "Bradbury et al. 2017",
+    "hgrn": "Qin et al. 2023",
+    "ugrnn": "Collins et al. 2017",
+    "ran": "Lee et al. 2017",
 }
